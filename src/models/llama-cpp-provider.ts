@@ -1,0 +1,303 @@
+import {
+  type ChatHistoryItem,
+  getLlama,
+  type Llama,
+  LlamaChatSession,
+  type LlamaContext,
+  type LlamaEmbeddingContext,
+  LlamaLogLevel,
+  type LlamaModel,
+} from 'node-llama-cpp';
+import { AsyncQueue } from './async-queue.ts';
+import { assertSchemaSupported } from './json-schema-support.ts';
+import { AttuneError } from './model-error.ts';
+import type {
+  ChatCallOptions,
+  ChatModel,
+  ChatResult,
+  ChatStreamPart,
+  EmbeddingModel,
+  EmbedResult,
+  FinishReason,
+  Tokenizer,
+} from './model-spec.ts';
+
+export type LlamaCppOptions = {
+  /** CPU threads; 0 lets llama.cpp decide. */
+  threads?: number;
+  /** Use a GPU when the runtime finds one ('auto'), or never (false). */
+  gpu?: 'auto' | false;
+};
+
+/**
+ * Local GGUF models through node-llama-cpp. One instance owns the runtime and every model it has
+ * loaded; pass it where models are needed and dispose it when done.
+ */
+export class LlamaCppProvider {
+  readonly #options: LlamaCppOptions;
+  #llama: Promise<Llama> | undefined;
+  readonly #models = new Map<string, Promise<LlamaModel>>();
+
+  constructor(options: LlamaCppOptions = {}) {
+    this.#options = options;
+  }
+
+  llama(): Promise<Llama> {
+    this.#llama ??= getLlama({
+      gpu: this.#options.gpu ?? false,
+      build: 'never',
+      logLevel: LlamaLogLevel.error,
+    });
+    return this.#llama;
+  }
+
+  async loadModel(path: string): Promise<LlamaModel> {
+    let model = this.#models.get(path);
+    if (!model) {
+      model = this.llama().then((llama) =>
+        llama.loadModel({ modelPath: path }).catch((error: Error) => {
+          this.#models.delete(path);
+          throw new AttuneError(`Cannot load model file ${path}: ${error.message}`, {
+            hint: 'The file may be truncated or not a GGUF model; pull it again with attune models pull.',
+            cause: error,
+          });
+        }),
+      );
+      this.#models.set(path, model);
+    }
+    return model;
+  }
+
+  async chatModel(path: string, options: { modelId: string; contextSize?: number }): Promise<LlamaCppChatModel> {
+    const model = await this.loadModel(path);
+    const contextSize = Math.min(options.contextSize ?? 4096, model.trainContextSize);
+    return new LlamaCppChatModel(options.modelId, model, await this.llama(), contextSize, this.#options.threads);
+  }
+
+  async embeddingModel(
+    path: string,
+    options: { modelId: string; maxInputTokens?: number },
+  ): Promise<LlamaCppEmbeddingModel> {
+    const model = await this.loadModel(path);
+    const maxInputTokens = Math.min(options.maxInputTokens ?? 512, model.trainContextSize);
+    const context = await model.createEmbeddingContext({
+      contextSize: maxInputTokens,
+      batchSize: maxInputTokens,
+      ...(this.#options.threads ? { threads: this.#options.threads } : {}),
+    });
+    return new LlamaCppEmbeddingModel(options.modelId, model, context, maxInputTokens);
+  }
+
+  async tokenizer(path: string, modelId: string): Promise<Tokenizer> {
+    const model = await this.loadModel(path);
+    return {
+      modelId,
+      encode: (text) => [...model.tokenize(text)],
+      decode: (tokens) => model.detokenize(tokens as never),
+      countTokens: (text) => model.tokenize(text).length,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    for (const model of this.#models.values()) await (await model.catch(() => undefined))?.dispose();
+    this.#models.clear();
+    if (this.#llama) await (await this.#llama).dispose();
+    this.#llama = undefined;
+  }
+}
+
+/** Runs one generation at a time per context: a context holds one sequence. */
+class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+  async lock(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => {
+      release = r;
+    });
+    const previous = this.#tail;
+    this.#tail = previous.then(() => next);
+    await previous;
+    return release;
+  }
+}
+
+export class LlamaCppChatModel implements ChatModel {
+  readonly specificationVersion = 'v1' as const;
+  readonly provider = 'llama.cpp';
+  readonly supportsJsonSchema = true;
+  readonly supportsAdapters = true;
+  readonly modelId: string;
+  readonly contextSize: number;
+  readonly #model: LlamaModel;
+  readonly #llama: Llama;
+  readonly #threads: number | undefined;
+  /** One context per adapter set: llama.cpp applies LoRA per context. */
+  readonly #contexts = new Map<string, { context: Promise<LlamaContext>; mutex: Mutex }>();
+
+  constructor(modelId: string, model: LlamaModel, llama: Llama, contextSize: number, threads?: number) {
+    this.modelId = modelId;
+    this.#model = model;
+    this.#llama = llama;
+    this.contextSize = contextSize;
+    this.#threads = threads || undefined;
+  }
+
+  get tokenizer(): Tokenizer {
+    return {
+      modelId: this.modelId,
+      encode: (text) => [...this.#model.tokenize(text)],
+      decode: (tokens) => this.#model.detokenize(tokens as never),
+      countTokens: (text) => this.#model.tokenize(text).length,
+    };
+  }
+
+  #contextFor(adapter: ChatCallOptions['adapter']) {
+    const key = adapter ? `${adapter.path}@${adapter.scale ?? 1}` : '';
+    let entry = this.#contexts.get(key);
+    if (!entry) {
+      const context = this.#model
+        .createContext({
+          contextSize: this.contextSize,
+          sequences: 1,
+          ...(this.#threads ? { threads: this.#threads } : {}),
+          ...(adapter ? { lora: { adapters: [{ filePath: adapter.path, scale: adapter.scale ?? 1 }] } } : {}),
+        })
+        .catch((error: Error) => {
+          this.#contexts.delete(key);
+          throw new AttuneError(
+            adapter
+              ? `Cannot apply adapter ${adapter.path} to ${this.modelId}: ${error.message}`
+              : `Cannot create a context for ${this.modelId}: ${error.message}`,
+            { cause: error },
+          );
+        });
+      entry = { context, mutex: new Mutex() };
+      this.#contexts.set(key, entry);
+    }
+    return entry;
+  }
+
+  async doGenerate(options: ChatCallOptions): Promise<ChatResult> {
+    let result: ChatResult | undefined;
+    for await (const part of this.doStream(options)) if (part.type === 'finish') result = part.result;
+    return result!;
+  }
+
+  async *doStream(options: ChatCallOptions): AsyncIterable<ChatStreamPart> {
+    const queue = new AsyncQueue<ChatStreamPart>();
+    this.#run(options, queue).then(
+      (result) => {
+        queue.push({ type: 'finish', result });
+        queue.close();
+      },
+      (error) => queue.fail(error),
+    );
+    yield* queue;
+  }
+
+  async #run(options: ChatCallOptions, queue: AsyncQueue<ChatStreamPart>): Promise<ChatResult> {
+    const messages = options.messages;
+    const last = messages.at(-1);
+    if (!last || last.role !== 'user') throw new AttuneError('The last chat message must come from the user.');
+    const grammar = options.jsonSchema
+      ? await this.#llama.createGrammarForJsonSchema(assertSchemaSupported(options.jsonSchema) as never)
+      : undefined;
+    const { context, mutex } = this.#contextFor(options.adapter);
+    const release = await mutex.lock();
+    const started = performance.now();
+    let firstTokenAt: number | undefined;
+    try {
+      const ctx = await context;
+      const sequence = ctx.getSequence();
+      const before = sequence.tokenMeter.getState();
+      const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
+      try {
+        const history: ChatHistoryItem[] = messages.slice(0, -1).map((m) =>
+          m.role === 'assistant'
+            ? { type: 'model', response: [m.content] }
+            : m.role === 'system'
+              ? { type: 'system', text: m.content }
+              : { type: 'user', text: m.content },
+        );
+        session.setChatHistory(history);
+        const meta = await session.promptWithMeta(last.content, {
+          ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+          temperature: options.temperature ?? 0,
+          ...(options.topP !== undefined ? { topP: options.topP } : {}),
+          ...(options.seed !== undefined ? { seed: options.seed } : {}),
+          ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
+          ...(grammar ? { grammar } : {}),
+          ...(options.abortSignal ? { signal: options.abortSignal, stopOnAbortSignal: true } : {}),
+          onTextChunk: (delta: string) => {
+            firstTokenAt ??= performance.now();
+            queue.push({ type: 'text-delta', delta });
+          },
+        });
+        const after = sequence.tokenMeter.getState();
+        const finishReason: FinishReason =
+          meta.stopReason === 'maxTokens' ? 'length' : meta.stopReason === 'abort' ? 'abort' : 'stop';
+        return {
+          text: meta.responseText,
+          finishReason,
+          usage: {
+            inputTokens: after.usedInputTokens - before.usedInputTokens,
+            outputTokens: after.usedOutputTokens - before.usedOutputTokens,
+          },
+          timeToFirstTokenMs: firstTokenAt === undefined ? undefined : firstTokenAt - started,
+        };
+      } finally {
+        session.dispose({ disposeSequence: true });
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+export class LlamaCppEmbeddingModel implements EmbeddingModel {
+  readonly specificationVersion = 'v1' as const;
+  readonly provider = 'llama.cpp';
+  readonly modelId: string;
+  readonly dimensions: number;
+  readonly maxInputTokens: number;
+  readonly maxEmbeddingsPerCall = 256;
+  readonly #model: LlamaModel;
+  readonly #context: LlamaEmbeddingContext;
+  readonly #mutex = new Mutex();
+
+  constructor(modelId: string, model: LlamaModel, context: LlamaEmbeddingContext, maxInputTokens: number) {
+    this.modelId = modelId;
+    this.#model = model;
+    this.#context = context;
+    this.maxInputTokens = maxInputTokens;
+    this.dimensions = model.embeddingVectorSize ?? 0;
+  }
+
+  async doEmbed(options: { values: string[]; abortSignal?: AbortSignal }): Promise<EmbedResult> {
+    const release = await this.#mutex.lock();
+    try {
+      const embeddings: number[][] = [];
+      let tokens = 0;
+      // Two positions go to the [CLS]/[SEP] markers the runtime adds.
+      const limit = this.maxInputTokens - 2;
+      for (const value of options.values) {
+        options.abortSignal?.throwIfAborted();
+        let input = this.#model.tokenize(value);
+        if (input.length > limit) input = input.slice(0, limit);
+        tokens += input.length;
+        const { vector } = await this.#context.getEmbeddingFor(input.length ? input : this.#model.tokenize(' '));
+        embeddings.push(normalize(vector));
+      }
+      return { embeddings, usage: { tokens } };
+    } finally {
+      release();
+    }
+  }
+}
+
+function normalize(vector: readonly number[]): number[] {
+  let norm = 0;
+  for (const x of vector) norm += x * x;
+  norm = Math.sqrt(norm) || 1;
+  return vector.map((x) => x / norm);
+}
