@@ -152,7 +152,7 @@ export const builtinCatalog: CatalogEntry[] = [
       kind: 'bert-safetensors-to-gguf',
       output: {
         name: 'all-MiniLM-L6-v2.f16.gguf',
-        sha256: '2f9d816da75a697d5da30fa4f7ce39235def5e3373d44ccf031c0a4bec30eadf',
+        sha256: '97672fd7696d7be25638103f66d9a84ec5e07afc4bb126eed3aa91e3cdb9fe86',
         size: 46220224,
       },
     },

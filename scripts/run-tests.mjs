@@ -1,0 +1,28 @@
+// Runs every *.test.ts beside the code with node's own test runner. The default models are pulled
+// into ATTUNE_HOME first, once, so no test downloads on its own.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findTests(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...findTests(path));
+    else if (entry.name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+const only = process.argv.slice(2);
+const files = only.length ? only : findTests('src').sort();
+const pull = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'models', 'pull'], {
+  stdio: 'inherit',
+});
+if (pull.status !== 0) process.exit(pull.status ?? 1);
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
