@@ -1,5 +1,5 @@
 import { open, readFile } from 'node:fs/promises';
-import { GgmlType, type GgufTensor, type GgufValue, float32ToFloat16, writeGguf } from './gguf-writer.ts';
+import { float32ToFloat16, GgmlType, type GgufTensor, type GgufValue, writeGguf } from './gguf-writer.ts';
 
 /**
  * Converts a Hugging Face BERT sentence-embedding model (safetensors + tokenizer.json +
@@ -63,7 +63,8 @@ export async function convertBertToGguf(input: {
   for (const t of await readSafetensors(input.safetensors)) {
     const name = ggufTensorName(t.name);
     if (!name) continue;
-    if (t.dtype !== 'F32') throw new Error(`${input.safetensors}: tensor ${t.name} is ${t.dtype}, expected F32`);
+    if (t.dtype !== 'F32')
+      throw new Error(`${input.safetensors}: tensor ${t.name} is ${t.dtype}, expected F32`);
     const f32 = new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
     // Matrices go to F16 (half the size, faster on CPU). Norms, biases and the embeddings that
     // llama.cpp adds element-wise (token types, positions) must stay F32.

@@ -1,5 +1,5 @@
-import type { ModelTask } from './model-spec.ts';
 import { UnknownModelError } from './model-error.ts';
+import type { ModelTask } from './model-spec.ts';
 
 export type ModelFormat = 'gguf' | 'safetensors';
 

@@ -1,8 +1,8 @@
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 
 /** GGUF value types, as numbered by the format. */
-const enum GgufType {
+enum GgufType {
   Uint32 = 4,
   Int32 = 5,
   Float32 = 6,
@@ -12,7 +12,7 @@ const enum GgufType {
 }
 
 /** GGML tensor element types used here. */
-export const enum GgmlType {
+export enum GgmlType {
   F32 = 0,
   F16 = 1,
 }

@@ -31,11 +31,13 @@ export function assertSchemaSupported(schema: JsonSchema, path = '$'): JsonSchem
     throw new SchemaNotSupportedError(`${path} is not a schema object`);
   }
   for (const key of Object.keys(schema)) {
-    if (!supportedKeywords.has(key)) throw new SchemaNotSupportedError(`${path} uses unsupported keyword "${key}"`);
+    if (!supportedKeywords.has(key))
+      throw new SchemaNotSupportedError(`${path} uses unsupported keyword "${key}"`);
   }
   const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
   for (const t of types) {
-    if (!supportedTypes.has(String(t))) throw new SchemaNotSupportedError(`${path} has unknown type "${String(t)}"`);
+    if (!supportedTypes.has(String(t)))
+      throw new SchemaNotSupportedError(`${path} has unknown type "${String(t)}"`);
   }
   if (schema.properties !== undefined) {
     for (const [name, sub] of Object.entries(schema.properties as Record<string, JsonSchema>)) {
@@ -47,7 +49,7 @@ export function assertSchemaSupported(schema: JsonSchema, path = '$'): JsonSchem
     const list = schema[key];
     if (list !== undefined) {
       if (!Array.isArray(list)) throw new SchemaNotSupportedError(`${path}.${key} must be an array`);
-      list.forEach((sub, i) => assertSchemaSupported(sub as JsonSchema, `${path}.${key}[${i}]`));
+      for (const [i, sub] of list.entries()) assertSchemaSupported(sub as JsonSchema, `${path}.${key}[${i}]`);
     }
   }
   if (typeof schema.additionalProperties === 'object') {

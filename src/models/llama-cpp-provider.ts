@@ -68,10 +68,19 @@ export class LlamaCppProvider {
     return model;
   }
 
-  async chatModel(path: string, options: { modelId: string; contextSize?: number }): Promise<LlamaCppChatModel> {
+  async chatModel(
+    path: string,
+    options: { modelId: string; contextSize?: number },
+  ): Promise<LlamaCppChatModel> {
     const model = await this.loadModel(path);
     const contextSize = Math.min(options.contextSize ?? 4096, model.trainContextSize);
-    return new LlamaCppChatModel(options.modelId, model, await this.llama(), contextSize, this.#options.threads);
+    return new LlamaCppChatModel(
+      options.modelId,
+      model,
+      await this.llama(),
+      contextSize,
+      this.#options.threads,
+    );
   }
 
   async embeddingModel(
@@ -198,7 +207,7 @@ export class LlamaCppChatModel implements ChatModel {
   async #run(options: ChatCallOptions, queue: AsyncQueue<ChatStreamPart>): Promise<ChatResult> {
     const messages = options.messages;
     const last = messages.at(-1);
-    if (!last || last.role !== 'user') throw new AttuneError('The last chat message must come from the user.');
+    if (last?.role !== 'user') throw new AttuneError('The last chat message must come from the user.');
     const grammar = options.jsonSchema
       ? await this.#llama.createGrammarForJsonSchema(assertSchemaSupported(options.jsonSchema) as never)
       : undefined;
@@ -212,13 +221,15 @@ export class LlamaCppChatModel implements ChatModel {
       const before = sequence.tokenMeter.getState();
       const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
       try {
-        const history: ChatHistoryItem[] = messages.slice(0, -1).map((m) =>
-          m.role === 'assistant'
-            ? { type: 'model', response: [m.content] }
-            : m.role === 'system'
-              ? { type: 'system', text: m.content }
-              : { type: 'user', text: m.content },
-        );
+        const history: ChatHistoryItem[] = messages
+          .slice(0, -1)
+          .map((m) =>
+            m.role === 'assistant'
+              ? { type: 'model', response: [m.content] }
+              : m.role === 'system'
+                ? { type: 'system', text: m.content }
+                : { type: 'user', text: m.content },
+          );
         session.setChatHistory(history);
         const meta = await session.promptWithMeta(last.content, {
           ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
@@ -285,7 +296,9 @@ export class LlamaCppEmbeddingModel implements EmbeddingModel {
         let input = this.#model.tokenize(value);
         if (input.length > limit) input = input.slice(0, limit);
         tokens += input.length;
-        const { vector } = await this.#context.getEmbeddingFor(input.length ? input : this.#model.tokenize(' '));
+        const { vector } = await this.#context.getEmbeddingFor(
+          input.length ? input : this.#model.tokenize(' '),
+        );
         embeddings.push(normalize(vector));
       }
       return { embeddings, usage: { tokens } };

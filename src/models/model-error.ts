@@ -36,9 +36,12 @@ export class ModelMissingError extends AttuneError {
 
 export class ChecksumError extends AttuneError {
   constructor(file: string, expected: string, actual: string) {
-    super(`Checksum mismatch for ${file}: expected sha256 ${expected}, got ${actual}. The file was discarded.`, {
-      hint: 'Run the pull again to re-fetch it; if it fails again the source is serving a different file.',
-    });
+    super(
+      `Checksum mismatch for ${file}: expected sha256 ${expected}, got ${actual}. The file was discarded.`,
+      {
+        hint: 'Run the pull again to re-fetch it; if it fails again the source is serving a different file.',
+      },
+    );
     this.name = 'ChecksumError';
   }
 }

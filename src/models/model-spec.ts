@@ -41,9 +41,7 @@ export type ChatResult = {
   timeToFirstTokenMs: number | undefined;
 };
 
-export type ChatStreamPart =
-  | { type: 'text-delta'; delta: string }
-  | { type: 'finish'; result: ChatResult };
+export type ChatStreamPart = { type: 'text-delta'; delta: string } | { type: 'finish'; result: ChatResult };
 
 export interface ChatModel {
   readonly specificationVersion: 'v1';

@@ -38,8 +38,12 @@ export class Models {
       model = (async () => {
         const path = this.cache.resolve(name);
         const entry = this.catalog.has(name) ? this.catalog.get(name) : undefined;
-        if (entry && entry.task !== 'chat') throw new AttuneError(`Model "${name}" is a ${entry.task} model, not chat.`);
-        return this.runtime.chatModel(path, { modelId: name, contextSize: Math.min(entry?.contextSize ?? 4096, 4096) });
+        if (entry && entry.task !== 'chat')
+          throw new AttuneError(`Model "${name}" is a ${entry.task} model, not chat.`);
+        return this.runtime.chatModel(path, {
+          modelId: name,
+          contextSize: Math.min(entry?.contextSize ?? 4096, 4096),
+        });
       })();
       model.catch(() => this.#chat.delete(name));
       this.#chat.set(name, model);
@@ -56,7 +60,10 @@ export class Models {
         if (entry && entry.task !== 'embedding') {
           throw new AttuneError(`Model "${name}" is a ${entry.task} model, not an embedding model.`);
         }
-        return this.runtime.embeddingModel(path, { modelId: name, maxInputTokens: entry?.contextSize ?? 512 });
+        return this.runtime.embeddingModel(path, {
+          modelId: name,
+          maxInputTokens: entry?.contextSize ?? 512,
+        });
       })();
       model.catch(() => this.#embedding.delete(name));
       this.#embedding.set(name, model);

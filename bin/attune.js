@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The CLI runs from TypeScript sources through tsx's loader, so there is no build step to forget.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exit(await main(process.argv));

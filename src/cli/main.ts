@@ -1,0 +1,55 @@
+import { Command } from 'commander';
+import { AttuneError } from '../models/model-error.ts';
+import { CliContext } from './cli-context.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
+import { registerModelsCommand } from './models-command.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('attune')
+    .description('Adapt language models to your knowledge: RAG, fine-tuning and the hybrid, measured.')
+    .option('--config <file>', 'config file (default ./attune.config.json)')
+    .option('--home <dir>', 'model cache (ATTUNE_HOME)')
+    .option('--dir <dir>', 'knowledge base directory (ATTUNE_DIR)')
+    .option('--chat-model <name>', 'chat model name or .gguf path')
+    .option('--embedding-model <name>', 'embedding model name')
+    .showHelpAfterError();
+  const context = new CliContext(() => {
+    const o = program.opts<{
+      config?: string;
+      home?: string;
+      dir?: string;
+      chatModel?: string;
+      embeddingModel?: string;
+    }>();
+    return {
+      ...(o.config ? { configFile: o.config } : {}),
+      ...(o.home ? { home: o.home } : {}),
+      ...(o.dir ? { dir: o.dir } : {}),
+      models: {
+        ...(o.chatModel ? { chat: o.chatModel } : {}),
+        ...(o.embeddingModel ? { embedding: o.embeddingModel } : {}),
+      },
+    };
+  });
+  registerModelsCommand(program, context);
+  registerDoctorCommand(program, context);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (AttuneError.isInstance(error)) {
+      process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    } else {
+      process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
+    }
+    return 1;
+  } finally {
+    await context.dispose();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/cli/main.ts')) {
+  main(process.argv).then((code) => process.exit(code));
+}

@@ -1,0 +1,113 @@
+import type { Command } from 'commander';
+import { runtimeFile } from '../models/catalog.ts';
+import type { Models } from '../models/models.ts';
+import type { CliContext } from './cli-context.ts';
+import { ProgressBars } from './progress.ts';
+
+export function registerModelsCommand(program: Command, context: CliContext): void {
+  const models = program.command('models').description('list and fetch the local models');
+
+  models
+    .command('ls')
+    .description('list catalog models and whether each is in the cache')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { json?: boolean }) => {
+      const m = context.models();
+      const rows = m.catalog.list().map((entry) => {
+        const file = runtimeFile(entry);
+        return {
+          name: entry.name,
+          task: entry.task,
+          format: entry.format,
+          sizeBytes: file.size,
+          licence: entry.licence,
+          present: m.cache.isPresent(entry.name),
+          default: entry.name === m.defaultChatName || entry.name === m.defaultEmbeddingName,
+          path: m.cache.pathOf(entry.name),
+          sources: entry.sources.map((s) => s.kind),
+        };
+      });
+      if (options.json) {
+        context.out(JSON.stringify(rows, null, 2));
+        return;
+      }
+      for (const r of rows) {
+        const mark = r.present ? 'present' : 'missing';
+        const size = `${(r.sizeBytes / 1e6).toFixed(0)} MB`;
+        context.out(
+          `${r.default ? '*' : ' '} ${r.name.padEnd(24)} ${r.task.padEnd(10)} ${r.format.padEnd(5)} ${size.padStart(7)}  ${mark.padEnd(8)} ${r.licence}`,
+        );
+      }
+      context.out('\n* default.  Fetch with: attune models pull [name]');
+    });
+
+  models
+    .command('pull')
+    .description('fetch models into the cache (default: the configured chat and embedding models)')
+    .argument('[names...]', 'catalog names')
+    .option('--json', 'machine-readable output')
+    .action(async (names: string[], options: { json?: boolean }) => {
+      const m = context.models();
+      const targets = names.length ? names : [m.defaultChatName, m.defaultEmbeddingName];
+      const results = await pullAll(m, targets, !options.json);
+      if (options.json) context.out(JSON.stringify(results, null, 2));
+      else {
+        for (const r of results) {
+          context.out(
+            r.downloaded
+              ? `✓ ${r.model} fetched from ${r.source} → ${r.path}`
+              : `✓ ${r.model} already cached`,
+          );
+        }
+      }
+    });
+
+  models
+    .command('verify')
+    .description('re-check the sha256 of cached models')
+    .argument('[names...]', 'catalog names')
+    .action(async (names: string[]) => {
+      const m = context.models();
+      const targets = names.length ? names : m.catalog.list().map((e) => e.name);
+      let bad = 0;
+      for (const name of targets) {
+        if (!m.cache.isPresent(name)) continue;
+        const ok = await m.cache.verify(name);
+        if (!ok) bad++;
+        context.out(
+          `${ok ? 'ok     ' : 'CORRUPT'} ${name}${ok ? '' : `  (re-fetch: rm -r ${m.cache.modelDir(name)} && attune models pull ${name})`}`,
+        );
+      }
+      if (bad) process.exitCode = 1;
+    });
+}
+
+export async function pullAll(m: Models, names: string[], showProgress: boolean) {
+  const bars = new ProgressBars({ enabled: showProgress });
+  try {
+    const results = [];
+    for (const name of names) {
+      results.push(
+        await m.cache.pull(name, {
+          onProgress: (p) => {
+            if (p.phase === 'download' && p.total !== undefined) {
+              const bytes = p.total > 1000;
+              bars.update(
+                `${name}:${p.file}`,
+                `${name} ${p.file}`,
+                p.received,
+                p.total,
+                bytes ? 'B' : 'pkgs',
+              );
+            }
+            if (p.phase === 'convert')
+              bars.update(`${name}:convert`, `${name} convert→GGUF`, p.received, 1, '');
+          },
+        }),
+      );
+    }
+    return results;
+  } finally {
+    bars.stop();
+  }
+}
