@@ -1,0 +1,151 @@
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import picomatch from 'picomatch';
+import { ACL_SIDECAR_SUFFIX, parseAclSidecar } from './acl.ts';
+import type { Acl } from './document.ts';
+import { loaderForName, supportedExtensions } from './file-types.ts';
+import { failureReason } from './ingest-error.ts';
+import { type LoadResult, runLoader } from './load-result.ts';
+import { type LoadOptions, type ResolvedLoadOptions, resolveLoadOptions } from './loader.ts';
+import { formatBytes } from './text.ts';
+
+export const DEFAULT_INCLUDE: readonly string[] = [`**/*.{${supportedExtensions.join(',')}}`];
+export const DEFAULT_EXCLUDE: readonly string[] = ['**/node_modules/**', '**/.git/**', '**/.attune/**'];
+
+/** Id for a file: its path relative to the id root, with forward slashes on every platform. */
+export function documentIdForPath(path: string, idRoot: string): string {
+  const rel = relative(resolve(idRoot), resolve(path));
+  return (rel === '' ? basename(path) : rel).split(sep).join('/');
+}
+
+/**
+ * Files under `root` that `loadPath` would load, sorted, as absolute paths. Globs match the path
+ * relative to `root`; extensions match case-insensitively; ACL sidecars are never documents.
+ */
+export async function listFiles(
+  root: string,
+  options: Pick<LoadOptions, 'include' | 'exclude'> = {},
+): Promise<string[]> {
+  const base = resolve(root);
+  const include = picomatch([...(options.include ?? DEFAULT_INCLUDE)], { nocase: true });
+  const exclude = picomatch([...(options.exclude ?? DEFAULT_EXCLUDE)], { dot: true });
+  const out: string[] = [];
+  const visit = async (dir: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      const rel = relative(base, path).split(sep).join('/');
+      // Directories are pruned when anything inside them would be excluded; symlinked
+      // directories are not followed, which also rules out cycles.
+      if (entry.isDirectory()) {
+        if (!exclude(`${rel}/_`)) await visit(path);
+        continue;
+      }
+      if (entry.name.endsWith(ACL_SIDECAR_SUFFIX)) continue;
+      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+      if (entry.isSymbolicLink() && !(await stat(path).catch(() => undefined))?.isFile()) continue;
+      if (include(rel) && !exclude(rel)) out.push(path);
+    }
+  };
+  await visit(base);
+  return out;
+}
+
+/**
+ * Load one file. Never throws for bad input: an unreadable, empty, oversized or malformed file
+ * comes back as `{ ok: false, source, reason }`.
+ */
+export async function loadFile(path: string, options: LoadOptions = {}): Promise<LoadResult[]> {
+  const resolved = resolveLoadOptions(options);
+  const source = resolve(path);
+  const id = documentIdForPath(source, options.idRoot ?? dirname(source));
+  return loadResolvedFile(source, id, resolved);
+}
+
+async function loadResolvedFile(
+  source: string,
+  id: string,
+  options: ResolvedLoadOptions,
+): Promise<LoadResult[]> {
+  const fail = (reason: string): LoadResult[] => [{ ok: false, source, id, reason }];
+  const loader = loaderForName(source);
+  if (!loader) {
+    return fail(`unsupported file type; supported extensions: ${supportedExtensions.join(', ')}`);
+  }
+  try {
+    const info = await stat(source);
+    if (!info.isFile()) return fail('not a regular file');
+    if (info.size === 0) return fail('empty file (0 bytes)');
+    if (info.size > options.maxFileBytes) {
+      return fail(
+        `file is ${formatBytes(info.size)}, over the ${formatBytes(options.maxFileBytes)} limit; raise maxFileBytes or split the file`,
+      );
+    }
+    let sidecar: Acl | undefined;
+    const sidecarPath = `${source}${ACL_SIDECAR_SUFFIX}`;
+    const sidecarText = options.acl ? undefined : await readFile(sidecarPath, 'utf8').catch(() => undefined);
+    if (sidecarText !== undefined) sidecar = parseAclSidecar(sidecarText, basename(sidecarPath));
+    const bytes = new Uint8Array(await readFile(source));
+    return await runLoader({
+      loader,
+      bytes,
+      name: basename(source),
+      id,
+      source,
+      ...(sidecar ? { sidecar } : {}),
+      options,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return fail('no such file');
+    if (code === 'EACCES' || code === 'EPERM') return fail(`permission denied (${code})`);
+    return fail(failureReason(error));
+  }
+}
+
+/**
+ * Load a folder (recursively, with include/exclude globs) or a single file. Document ids are paths
+ * relative to `options.idRoot`, by default the folder itself (or a single file's folder). Results
+ * come in path order, one per document or failure; a bad file never stops the others.
+ */
+export async function loadPath(
+  root: string,
+  options: LoadOptions & { onResult?: (result: LoadResult) => void } = {},
+): Promise<LoadResult[]> {
+  const resolved = resolveLoadOptions(options);
+  const base = resolve(root);
+  const info = await stat(base).catch((error: NodeJS.ErrnoException) => error);
+  if (info instanceof Error) {
+    const result: LoadResult = {
+      ok: false,
+      source: base,
+      reason: info.code === 'ENOENT' ? 'no such file or folder' : failureReason(info),
+    };
+    options.onResult?.(result);
+    return [result];
+  }
+  // A file named explicitly is loaded whatever the globs say: the user asked for it.
+  const files = info.isDirectory() ? await listFiles(base, options) : [base];
+  const idRoot = resolve(options.idRoot ?? (info.isDirectory() ? base : dirname(base)));
+  const perFile: LoadResult[][] = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      if (resolved.signal?.aborted) throw resolved.signal.reason;
+      const index = next++;
+      const file = files[index]!;
+      const results = await loadResolvedFile(file, documentIdForPath(file, idRoot), resolved);
+      perFile[index] = results;
+      for (const result of results) options.onResult?.(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(resolved.concurrency, files.length) }, worker));
+  return perFile.flat();
+}
