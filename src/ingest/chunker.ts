@@ -21,7 +21,8 @@ const sentenceSegmenter = new Intl.Segmenter('en', { granularity: 'sentence' });
  * Structure-aware, token-bounded chunks. Sections (headings) are never mixed; within a section the
  * text is cut at paragraphs, then list items / table rows, then sentences, then words, then (for
  * one enormous "word") characters, and the pieces are packed greedily. The bound is checked on
- * the final chunk text, since token counts do not add up across joins.
+ * the final chunk text, since token counts do not add up across joins. Overlap is added where it
+ * fits beside the next piece: a paragraph that fills a chunk on its own is not cut to make room.
  */
 export function chunkDocument(doc: Document, options: ChunkOptions): Chunk[] {
   const maxTokens = options.maxTokens ?? 256;

@@ -29,7 +29,7 @@ export async function listFiles(
 ): Promise<string[]> {
   const base = resolve(root);
   const include = picomatch([...(options.include ?? DEFAULT_INCLUDE)], { nocase: true });
-  const exclude = picomatch([...(options.exclude ?? DEFAULT_EXCLUDE)], { dot: true });
+  const exclude = picomatch([...DEFAULT_EXCLUDE, ...(options.exclude ?? [])], { dot: true });
   const out: string[] = [];
   const visit = async (dir: string): Promise<void> => {
     let entries: Dirent[];

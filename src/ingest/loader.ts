@@ -16,7 +16,7 @@ export type JsonFieldOptions = {
 export type LoadOptions = {
   /** Globs (relative to the root) of files to load. Default: every supported extension. */
   include?: string[];
-  /** Globs to skip. Default: node_modules, .git, .attune. ACL sidecars are always skipped. */
+  /** Globs to skip, in addition to node_modules, .git and .attune. ACL sidecars are always skipped. */
   exclude?: string[];
   /** Files (and fetched bodies) over this size are refused. Default 50 MB. */
   maxFileBytes?: number;

@@ -17,9 +17,7 @@ const HEADING_RATIO = 1.15;
  * line become " | "-joined cells (so tables come out as rows), larger-font lines become headings,
  * and every page starts a section carrying its page number.
  */
-export async function parsePdf(
-  bytes: Uint8Array,
-): Promise<{
+export async function parsePdf(bytes: Uint8Array): Promise<{
   title: string | undefined;
   sections: Section[];
   metadata: Record<string, string | number | boolean>;

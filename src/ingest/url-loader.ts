@@ -121,6 +121,8 @@ function describeFetchError(error: unknown, timeoutMs: number): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (error as { code?: string }).code;
   const message = cause?.message ?? (error as Error).message;
+  // fetch refuses ports such as 1, 25 or 6000 outright (the WHATWG "bad port" list).
+  if (code === undefined && message === 'bad port') return 'unreachable: port blocked by fetch (bad port)';
   return `unreachable: ${code ?? 'network error'} (${message})`;
 }
 
