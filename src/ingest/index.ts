@@ -12,6 +12,7 @@ export type { Acl, Chunk, Document, Section } from './document.ts';
 export { loaderForMediaType, loaderForName, loaders, supportedExtensions } from './file-types.ts';
 export { parseHtml } from './html-loader.ts';
 export { IngestError } from './ingest-error.ts';
+export { type LoadBytesInput, loadBytes } from './load-bytes.ts';
 export {
   DEFAULT_EXCLUDE,
   DEFAULT_INCLUDE,

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Document, type LoadResult, listFiles, loadFile, loadPath } from './index.ts';
+import { type Document, type LoadResult, listFiles, loadBytes, loadFile, loadPath } from './index.ts';
 import { makeDocx, makePdf } from './testing.ts';
 
 function byId(results: LoadResult[]): Map<string, LoadResult> {
@@ -104,6 +104,23 @@ describe('loadPath', () => {
     assert.equal(doc(results, 'hr/handbook.docx').title, 'Employee Handbook');
     assert.ok(!byId(results).has('node_modules/pkg/readme.md'));
     assert.ok(!byId(results).has('.git/HEAD.md'));
+  });
+
+  it('loads content already in memory the same way', async () => {
+    const [upload] = await loadBytes(
+      {
+        bytes: new TextEncoder().encode('# Upload\n\nFrom the web app.'),
+        name: 'upload.md',
+        id: 'uploads/upload.md',
+      },
+      { aclRules: [{ glob: 'uploads/**', users: ['ann'] }] },
+    );
+    assert.ok(upload?.ok);
+    assert.equal(upload.document.title, 'Upload');
+    assert.deepEqual(upload.document.acl, { public: false, groups: [], users: ['ann'] });
+    const [empty] = await loadBytes({ bytes: new Uint8Array(), name: 'empty.txt' });
+    assert.ok(empty && !empty.ok);
+    assert.equal(empty.reason, 'empty file (0 bytes)');
   });
 
   it('reports unsupported and missing files', async () => {

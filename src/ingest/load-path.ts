@@ -5,7 +5,7 @@ import picomatch from 'picomatch';
 import { ACL_SIDECAR_SUFFIX, parseAclSidecar } from './acl.ts';
 import type { Acl } from './document.ts';
 import { loaderForName, supportedExtensions } from './file-types.ts';
-import { failureReason } from './ingest-error.ts';
+import { failureReason, IngestError } from './ingest-error.ts';
 import { type LoadResult, runLoader } from './load-result.ts';
 import { type LoadOptions, type ResolvedLoadOptions, resolveLoadOptions } from './loader.ts';
 import { formatBytes } from './text.ts';
@@ -90,7 +90,15 @@ async function loadResolvedFile(
     }
     let sidecar: Acl | undefined;
     const sidecarPath = `${source}${ACL_SIDECAR_SUFFIX}`;
-    const sidecarText = options.acl ? undefined : await readFile(sidecarPath, 'utf8').catch(() => undefined);
+    // Only a missing sidecar means "no sidecar": an unreadable one must not fall back to public.
+    const sidecarText = options.acl
+      ? undefined
+      : await readFile(sidecarPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return undefined;
+          throw new IngestError(
+            `cannot read ACL file ${basename(sidecarPath)} (${error.code ?? error.message})`,
+          );
+        });
     if (sidecarText !== undefined) sidecar = parseAclSidecar(sidecarText, basename(sidecarPath));
     const bytes = new Uint8Array(await readFile(source));
     return await runLoader({

@@ -32,7 +32,7 @@ Monthly plans
 - item one
 - item two
 
-## Contact #
+## Contact *us* about \`snake_case_name\` #
 
 Write to support.
 `;
@@ -57,7 +57,7 @@ describe('markdown loader', () => {
         ['Handbook', 'Refunds'],
         ['Handbook', 'Refunds', 'Annual plans'],
         ['Handbook', 'Monthly plans'],
-        ['Handbook', 'Contact'],
+        ['Handbook', 'Contact us about snake_case_name'],
       ],
     );
     const annual = sections[2]!.text;

@@ -77,7 +77,7 @@ function isPlainParagraphLine(line: string): boolean {
 function plainInline(text: string): string {
   return text
     .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
-    .replace(/(\*\*|__|\*|_|`)(.+?)\1/g, '$2')
+    .replace(/(?<![\w*`])(\*\*|__|\*|_|`)(\S(?:.*?\S)?)\1(?![\w*`])/g, '$2')
     .replace(/\s+/g, ' ')
     .trim();
 }
