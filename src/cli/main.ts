@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { AttuneError } from '../models/model-error.ts';
 import { CliContext } from './cli-context.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
+import { registerKnowledgeCommands } from './knowledge-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   registerModelsCommand(program, context);
   registerDoctorCommand(program, context);
+  registerKnowledgeCommands(program, context);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

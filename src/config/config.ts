@@ -23,6 +23,27 @@ export const configSchema = z
       })
       .strict(),
     python: z.string().min(1),
+    ingest: z
+      .object({
+        include: z.array(z.string()).optional(),
+        exclude: z.array(z.string()).optional(),
+        /** First matching rule sets a document's readers; globs match document ids. */
+        aclRules: z.array(
+          z
+            .object({
+              glob: z.string().min(1),
+              groups: z.array(z.string()).optional(),
+              users: z.array(z.string()).optional(),
+              public: z.boolean().optional(),
+            })
+            .strict(),
+        ),
+        maxFileBytes: z.number().int().positive(),
+        /** Chunk size bound in the embedding model's tokens; 0 sizes it for the model. */
+        chunkTokens: z.number().int().min(0),
+        overlapTokens: z.number().int().min(0),
+      })
+      .strict(),
     /** Visibility of documents that carry no ACL: everyone, or nobody but admins. */
     defaultVisibility: z.enum(['public', 'private']),
     openai: z
@@ -47,6 +68,7 @@ export function defaultConfig(cwd: string): AttuneConfig {
     dir: join(cwd, '.attune'),
     models: { chat: 'smollm2-135m-instruct', embedding: 'all-minilm-l6-v2', threads: 0 },
     python: 'python3',
+    ingest: { aclRules: [], maxFileBytes: 50 * 1024 * 1024, chunkTokens: 0, overlapTokens: 32 },
     defaultVisibility: 'public',
     openai: {},
   };

@@ -1,0 +1,191 @@
+import type { Command } from 'commander';
+import type { Acl } from '../ingest/index.ts';
+import { KnowledgeBase, type SyncProgress, type SyncSummary } from '../knowledge/index.ts';
+import { AttuneError } from '../models/model-error.ts';
+import type { Principal } from '../store/index.ts';
+import type { CliContext } from './cli-context.ts';
+import { ProgressBars } from './progress.ts';
+
+type SyncFlags = {
+  json?: boolean;
+  groups?: string;
+  users?: string;
+  public?: boolean;
+  private?: boolean;
+  note?: string;
+};
+
+export function registerKnowledgeCommands(program: Command, context: CliContext): void {
+  const syncLike = (name: 'ingest' | 'sync', description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .argument('<sources...>', 'files, folders and http(s) URLs')
+      .option(
+        '--groups <list>',
+        'comma-separated groups allowed to read these documents (overrides sidecars and rules)',
+      )
+      .option('--users <list>', 'comma-separated users allowed to read these documents')
+      .option('--public', 'everyone may read these documents')
+      .option('--private', 'only admins and the listed users/groups may read these documents')
+      .option('--note <text>', 'note recorded with the new version')
+      .option('--json', 'machine-readable summary on stdout')
+      .action(async (sources: string[], flags: SyncFlags) => {
+        const kb = await context.knowledgeBase();
+        const bars = new ProgressBars({ enabled: !flags.json });
+        const acl = aclFromFlags(flags);
+        const summary = await kb[name](sources, {
+          ...(acl ? { acl } : {}),
+          ...(flags.note ? { note: flags.note } : {}),
+          onProgress: (p) => renderProgress(bars, p),
+        });
+        bars.stop();
+        if (flags.json) context.out(JSON.stringify(summary, null, 2));
+        else renderSummary(context, summary);
+        if (summary.failed > 0) process.exitCode = 1;
+      });
+  syncLike('ingest', 'add new and changed documents to the knowledge base');
+  syncLike('sync', 'mirror sources exactly: add new, re-ingest changed, remove vanished documents');
+
+  const docs = program.command('docs').description('documents in the knowledge base');
+  docs
+    .command('ls')
+    .option('--principal <user[:group,group]>', 'list as this user (default: admin view)')
+    .option('--limit <n>', 'at most n documents', '1000')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { principal?: string; limit: string; json?: boolean }) => {
+      const kb = await context.knowledgeBase();
+      const list = await kb.listDocuments(parsePrincipal(flags.principal), { limit: Number(flags.limit) });
+      if (flags.json) context.out(JSON.stringify(list, null, 2));
+      else {
+        for (const d of list) {
+          const readers = d.acl.public
+            ? 'public'
+            : [...d.acl.groups.map((g) => `@${g}`), ...d.acl.users].join(',') || 'admins';
+          context.out(
+            `${d.id.padEnd(40)} v${String(d.version).padEnd(4)} ${String(d.chunkCount).padStart(4)} chunks  ${readers}`,
+          );
+        }
+        context.out(`${list.length} document(s)`);
+      }
+    });
+  docs
+    .command('show')
+    .argument('<id>', 'document id (see docs ls)')
+    .option('--principal <user[:group,group]>', 'read as this user (default: admin view)')
+    .option('--version <n>', 'the document as it was at this knowledge-base version')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, flags: { principal?: string; version?: string; json?: boolean }) => {
+      const kb = await context.knowledgeBase();
+      const principal = parsePrincipal(flags.principal);
+      const snapshot = flags.version
+        ? await kb.store.documentAt(id, Number(flags.version), principal)
+        : await (async () => {
+            const document = await kb.store.getDocument(id, principal);
+            return document ? { document, chunks: await kb.store.getChunks(id, principal) } : undefined;
+          })();
+      if (!snapshot) {
+        throw new AttuneError(
+          `No document "${id}"${flags.version ? ` at version ${flags.version}` : ''} is visible.`,
+          {
+            hint: 'List documents with: attune docs ls',
+          },
+        );
+      }
+      if (flags.json) context.out(JSON.stringify(snapshot, null, 2));
+      else {
+        const d = snapshot.document;
+        context.out(
+          `${d.title}\n  id: ${d.id}\n  source: ${d.source}\n  version: ${d.version}\n  hash: ${d.contentHash}`,
+        );
+        for (const c of snapshot.chunks) {
+          context.out(
+            `\n[${c.ordinal}] ${c.headingPath.join(' › ')}${c.page ? ` (p. ${c.page})` : ''} — ${c.tokenCount} tokens`,
+          );
+          context.out(c.text);
+        }
+      }
+    });
+  docs
+    .command('rm')
+    .argument('<ids...>', 'document ids')
+    .action(async (ids: string[]) => {
+      const kb = await context.knowledgeBase();
+      for (const id of ids) context.out((await kb.remove(id)) ? `removed ${id}` : `no such document: ${id}`);
+    });
+
+  program
+    .command('versions')
+    .description('knowledge-base versions: what each ingest or sync changed')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
+      const kb = await context.knowledgeBase();
+      const versions = await kb.versions();
+      if (flags.json) context.out(JSON.stringify(versions, null, 2));
+      else {
+        for (const v of versions) {
+          const s = v.summary;
+          context.out(
+            `v${v.number}  ${v.createdAt}  +${s.added} ~${s.changed} -${s.removed} !${s.failed}  ${s.chunksEmbedded} chunks embedded  ${v.note ?? ''}`,
+          );
+        }
+      }
+    });
+
+  program
+    .command('reindex')
+    .description('re-embed the knowledge base with the configured (or given) embedding model, then switch')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
+      const config = context.config();
+      const bars = new ProgressBars({ enabled: !flags.json });
+      const result = await KnowledgeBase.reindex(config, context.models(), config.models.embedding, (p) =>
+        renderProgress(bars, p),
+      );
+      bars.stop();
+      if (flags.json) context.out(JSON.stringify(result, null, 2));
+      else
+        context.out(
+          `reindexed ${result.documents} documents (${result.chunksEmbedded} chunks) with ${result.to}`,
+        );
+    });
+}
+
+function renderProgress(bars: ProgressBars, p: SyncProgress): void {
+  if (p.phase === 'load') bars.update('load', 'files loaded', p.done, p.total ?? p.done, 'files');
+  else if (p.phase === 'embed') bars.update('embed', 'chunks embedded', p.done, p.total, 'chunks');
+  else bars.update('write', 'documents written', p.done, p.total, 'docs');
+}
+
+function renderSummary(context: CliContext, s: SyncSummary): void {
+  context.out(
+    `${s.version === undefined ? 'no version' : `version ${s.version}`}: ${s.added} added, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged, ${s.failed} failed; ${s.chunksEmbedded} chunks embedded in ${(s.durationMs / 1000).toFixed(1)} s`,
+  );
+  for (const f of s.failures) context.out(`  failed: ${f.source}: ${f.reason}`);
+}
+
+function aclFromFlags(flags: SyncFlags): Acl | undefined {
+  const groups =
+    flags.groups
+      ?.split(',')
+      .map((g) => g.trim())
+      .filter(Boolean) ?? [];
+  const users =
+    flags.users
+      ?.split(',')
+      .map((u) => u.trim())
+      .filter(Boolean) ?? [];
+  if (!flags.public && !flags.private && groups.length === 0 && users.length === 0) return undefined;
+  return { public: flags.public === true, groups, users };
+}
+
+/** `ann` or `ann:hr,finance`; no flag means the admin view a local operator has. */
+export function parsePrincipal(value: string | undefined): Principal {
+  if (!value) return { user: 'local-admin', groups: [], admin: true };
+  const [user, groups] = value.split(':');
+  if (!user)
+    throw new AttuneError(`--principal "${value}" names no user.`, {
+      hint: 'Use user or user:group1,group2',
+    });
+  return { user, groups: groups ? groups.split(',').filter(Boolean) : [] };
+}

@@ -1,0 +1,8 @@
+export {
+  embeddingText,
+  KnowledgeBase,
+  type SyncFailure,
+  type SyncOptions,
+  type SyncProgress,
+  type SyncSummary,
+} from './knowledge-base.ts';

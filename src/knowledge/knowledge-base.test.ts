@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../config/index.ts';
+import { AttuneError } from '../models/model-error.ts';
+import type { EmbeddingModel } from '../models/model-spec.ts';
+import type { Models } from '../models/models.ts';
+import { testModels } from '../models/testing.ts';
+import type { Principal } from '../store/index.ts';
+import { KnowledgeBase } from './knowledge-base.ts';
+
+const handbook = join(import.meta.dirname, '..', '..', 'examples', 'handbook');
+const bob: Principal = { user: 'bob', groups: ['engineering'] };
+const hrAnn: Principal = { user: 'ann', groups: ['hr'] };
+
+describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
+  let models: Models;
+  let embedded = 0;
+  const work = mkdtempSync(join(tmpdir(), 'attune-kb-'));
+  const root = join(work, 'handbook');
+  const config = loadConfig({ cwd: work, env: { ...process.env, ATTUNE_DIR: join(work, '.attune') } });
+
+  before(async () => {
+    models = await testModels();
+    // Count what the real model actually embeds: the no-op sync must not call it at all.
+    const embedder: EmbeddingModel = await models.embedding();
+    const doEmbed = embedder.doEmbed.bind(embedder);
+    embedder.doEmbed = (options) => {
+      embedded += options.values.length;
+      return doEmbed(options);
+    };
+    cpSync(handbook, root, { recursive: true });
+  });
+  after(async () => {
+    await models.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  async function withKb<T>(fn: (kb: KnowledgeBase) => Promise<T>): Promise<T> {
+    const kb = await KnowledgeBase.open(config, models);
+    try {
+      return await fn(kb);
+    } finally {
+      await kb.close();
+    }
+  }
+
+  it('ingests a folder, then a second sync does no embedding work and commits no version', async () => {
+    await withKb(async (kb) => {
+      const first = await kb.sync([root]);
+      assert.equal(first.added, 5);
+      assert.equal(first.failed, 0);
+      assert.equal(first.version, 1);
+      assert.ok(first.chunksEmbedded >= 5);
+      assert.equal(embedded, first.chunksEmbedded);
+      const before = embedded;
+      const second = await kb.sync([root]);
+      assert.deepEqual(
+        [second.added, second.changed, second.removed, second.unchanged, second.chunksEmbedded],
+        [0, 0, 0, 5, 0],
+      );
+      assert.equal(embedded, before, 'no embeddings computed on a no-op sync');
+      assert.equal(second.version, 1);
+      assert.equal((await kb.versions()).length, 1);
+    });
+  });
+
+  it('re-ingests only the changed document and keeps its old state answerable', async () => {
+    await withKb(async (kb) => {
+      writeFileSync(
+        join(root, 'security-policy.md'),
+        '# Information security policy\n\n## Laptops\nLaptops lock after 2 minutes without input.\n',
+      );
+      const before = embedded;
+      const summary = await kb.sync([root]);
+      assert.deepEqual([summary.added, summary.changed, summary.removed, summary.unchanged], [0, 1, 0, 4]);
+      assert.equal(embedded - before, summary.chunksEmbedded);
+      assert.equal(summary.version, 2);
+      const now = await kb.store.getChunks('handbook/security-policy.md', bob);
+      assert.match(now.map((c) => c.text).join(' '), /2 minutes/);
+      const then = await kb.store.documentAt('handbook/security-policy.md', 1, bob);
+      assert.ok(then);
+      assert.match(then.chunks.map((c) => c.text).join(' '), /5 minutes/);
+      assert.doesNotMatch(then.chunks.map((c) => c.text).join(' '), /2 minutes/);
+    });
+  });
+
+  it('removes vanished files, and a file that now fails keeps its stored state', async () => {
+    await withKb(async (kb) => {
+      rmSync(join(root, 'onboarding.html'));
+      const bytes = Buffer.alloc(2048);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 37) % 256;
+      writeFileSync(join(root, 'pricing.csv'), bytes);
+      const summary = await kb.sync([root]);
+      assert.equal(summary.removed, 1);
+      assert.equal(summary.failed, 1);
+      assert.match(summary.failures[0]!.source, /pricing\.csv$/);
+      assert.equal(await kb.store.getDocument('handbook/onboarding.html', bob), undefined);
+      const pricing = await kb.store.getChunks('handbook/pricing.csv', bob);
+      assert.match(pricing.map((c) => c.text).join(' '), /Enterprise/, 'old pricing still served');
+      const versions = await kb.versions();
+      assert.deepEqual(versions.at(-1)!.summary, {
+        added: 0,
+        changed: 0,
+        removed: 1,
+        failed: 1,
+        chunksEmbedded: 0,
+      });
+    });
+  });
+
+  it('keeps HR-only documents away from other principals on every read path', async () => {
+    await withKb(async (kb) => {
+      const id = 'handbook/hr/leave-policy.md';
+      assert.equal(await kb.store.getDocument(id, bob), undefined);
+      assert.ok(await kb.store.getDocument(id, hrAnn));
+      assert.ok(!(await kb.listDocuments(bob)).some((d) => d.id === id));
+      assert.deepEqual(await kb.store.getChunks(id, bob), []);
+      const [vector] = (
+        await (await models.embedding()).doEmbed({ values: ['How many weeks of parental leave?'] })
+      ).embeddings;
+      const dense = await kb.store.denseSearch(vector!, { k: 10, principal: bob });
+      assert.ok(dense.length > 0);
+      assert.ok(dense.every((h) => h.document.id !== id));
+      assert.equal((await kb.store.denseSearch(vector!, { k: 1, principal: hrAnn }))[0]!.document.id, id);
+      const text = await kb.store.textSearch('parental leave weeks', { k: 10, principal: bob });
+      assert.ok(text.every((h) => h.document.id !== id));
+      assert.equal(await kb.store.documentAt(id, 1, bob), undefined);
+    });
+  });
+
+  it('switches to another embedding model only once the new index is complete', async () => {
+    const copyName = 'all-minilm-l6-v2-copy';
+    const original = models.catalog.get('all-minilm-l6-v2');
+    const file = original.convert!.output;
+    models.catalog.add({
+      ...original,
+      name: copyName,
+      files: [file],
+      convert: undefined,
+      sources: [{ kind: 'file', paths: { [file.name]: models.cache.pathOf('all-minilm-l6-v2') } }],
+    });
+    await models.cache.pull(copyName);
+    const switched = { ...config, models: { ...config.models, embedding: copyName } };
+    await assert.rejects(KnowledgeBase.open(switched, models), (error: unknown) => {
+      assert.ok(AttuneError.isInstance(error));
+      assert.match(error.message, /indexed with "all-minilm-l6-v2"/);
+      assert.match(error.hint ?? '', /attune reindex/);
+      return true;
+    });
+    const before = readdirSync(config.dir).filter((d) => d.startsWith('index-'));
+    const result = await KnowledgeBase.reindex(config, models, copyName);
+    assert.equal(result.documents, 4);
+    const afterDirs = readdirSync(config.dir).filter((d) => d.startsWith('index-'));
+    assert.equal(afterDirs.length, 1);
+    assert.notDeepEqual(afterDirs, before, 'old index removed after the switch');
+    const kb = await KnowledgeBase.open(switched, models);
+    try {
+      assert.equal(kb.embeddingModelName, copyName);
+      const [vector] = (
+        await (await models.embedding(copyName)).doEmbed({ values: ['refund on an annual plan'] })
+      ).embeddings;
+      const hits = await kb.store.denseSearch(vector!, { k: 1, principal: bob });
+      assert.equal(hits[0]!.document.id, 'handbook/customer-policies.md');
+    } finally {
+      await kb.close();
+    }
+    assert.ok(existsSync(join(config.dir, 'kb.json')));
+  });
+});

@@ -1,0 +1,434 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import type { AttuneConfig } from '../config/index.ts';
+import {
+  type Acl,
+  type Chunk,
+  chunkDocument,
+  type Document,
+  isUrl,
+  type LoadOptions,
+  type LoadResult,
+  loadPath,
+  loadUrl,
+} from '../ingest/index.ts';
+import { AttuneError } from '../models/model-error.ts';
+import type { EmbeddingModel } from '../models/model-spec.ts';
+import type { Models } from '../models/models.ts';
+import {
+  type EmbeddedChunk,
+  type KbVersion,
+  type KnowledgeStore,
+  openLanceStore,
+  type Principal,
+  type StoredDocument,
+} from '../store/index.ts';
+
+export type SyncProgress =
+  | { phase: 'load'; done: number; total: number | undefined; source: string }
+  | { phase: 'embed'; done: number; total: number }
+  | { phase: 'write'; done: number; total: number };
+
+export type SyncFailure = { source: string; id?: string; reason: string };
+
+export type SyncSummary = {
+  /** The version this run committed; the unchanged current one when nothing changed. */
+  version: number | undefined;
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  failed: number;
+  chunksEmbedded: number;
+  failures: SyncFailure[];
+  durationMs: number;
+};
+
+export type SyncOptions = {
+  /** Remove stored documents under these sources that no longer exist (sync), or keep them (ingest). */
+  removeMissing?: boolean;
+  /** Overrides sidecars and rules for every document of this run (a CLI flag). */
+  acl?: Acl;
+  note?: string;
+  onProgress?: (progress: SyncProgress) => void;
+  signal?: AbortSignal;
+};
+
+const admin: Principal = { user: 'attune-sync', groups: [], admin: true };
+const POINTER_FILE = 'kb.json';
+const EMBED_BATCH = 32;
+
+/**
+ * The knowledge base: keeps the store an exact, current mirror of its sources. Loads, chunks
+ * with the embedding model's own tokenizer, embeds only what changed, writes each document
+ * atomically, and commits one version per run that changed something.
+ */
+export class KnowledgeBase {
+  readonly store: KnowledgeStore;
+  readonly dir: string;
+  readonly #config: AttuneConfig;
+  readonly #models: Models;
+  readonly #embeddingName: string;
+
+  private constructor(config: AttuneConfig, models: Models, store: KnowledgeStore, embeddingName: string) {
+    this.#config = config;
+    this.#models = models;
+    this.store = store;
+    this.dir = config.dir;
+    this.#embeddingName = embeddingName;
+  }
+
+  /**
+   * Opens the knowledge base in `config.dir`, creating it on first use. Its index was built with
+   * one embedding model; configuring another needs `reindex` first, so searches never mix spaces.
+   */
+  static async open(config: AttuneConfig, models: Models): Promise<KnowledgeBase> {
+    const pointer = await readPointer(config.dir);
+    const wanted = config.models.embedding;
+    if (pointer && pointer.embeddingModel !== wanted) {
+      throw new AttuneError(
+        `The knowledge base in ${config.dir} was indexed with "${pointer.embeddingModel}", but the configured embedding model is "${wanted}".`,
+        {
+          hint: `Run: attune reindex --embedding-model ${wanted}   (the current index keeps serving until it completes)`,
+        },
+      );
+    }
+    const indexDir = join(config.dir, pointer?.index ?? indexDirName(wanted));
+    const embedder = await models.embedding(wanted);
+    const store = await openLanceStore({
+      dir: indexDir,
+      embedding: { modelId: wanted, dimensions: embedder.dimensions },
+    });
+    if (!pointer) await writePointer(config.dir, { index: basename(indexDir), embeddingModel: wanted });
+    return new KnowledgeBase(config, models, store, wanted);
+  }
+
+  get embeddingModelName(): string {
+    return this.#embeddingName;
+  }
+
+  /** Adds new and changed documents from paths and URLs; never removes. */
+  ingest(sources: string[], options: SyncOptions = {}): Promise<SyncSummary> {
+    return this.sync(sources, { ...options, removeMissing: options.removeMissing ?? false });
+  }
+
+  /** Makes the store mirror the sources: adds, re-ingests changed, removes vanished. */
+  async sync(sources: string[], options: SyncOptions = {}): Promise<SyncSummary> {
+    const started = performance.now();
+    const removeMissing = options.removeMissing ?? true;
+    const embedder = await this.#models.embedding(this.#embeddingName);
+    const tokenizer = await this.#models.tokenizer(this.#embeddingName);
+    const summary: SyncSummary = {
+      version: undefined,
+      added: 0,
+      changed: 0,
+      removed: 0,
+      unchanged: 0,
+      failed: 0,
+      chunksEmbedded: 0,
+      failures: [],
+      durationMs: 0,
+    };
+
+    // 1. Load every source. A failed file is reported and its stored state left untouched.
+    const seen = new Set<string>();
+    const documents: Document[] = [];
+    let loaded = 0;
+    for (const source of sources) {
+      const results = await this.#load(source, options, (r) => {
+        loaded++;
+        options.onProgress?.({ phase: 'load', done: loaded, total: undefined, source: sourceOf(r) });
+      });
+      for (const result of results) {
+        if (result.ok) {
+          seen.add(result.document.id);
+          documents.push(result.document);
+        } else {
+          if (result.id) seen.add(result.id);
+          summary.failures.push({
+            source: result.source,
+            ...(result.id ? { id: result.id } : {}),
+            reason: result.reason,
+          });
+        }
+      }
+    }
+    summary.failed = summary.failures.length;
+
+    // 2. Only documents whose content hash changed are chunked and embedded.
+    const pending: { document: Document; chunks: Chunk[]; existed: boolean }[] = [];
+    for (const document of documents) {
+      const stored = await this.store.getDocument(document.id, admin);
+      if (stored?.contentHash === document.contentHash) {
+        summary.unchanged++;
+        continue;
+      }
+      const chunks = chunkDocument(document, {
+        tokenizer,
+        maxTokens: chunkTokensFor(this.#config, embedder),
+        overlapTokens: this.#config.ingest.overlapTokens,
+      });
+      pending.push({ document, chunks, existed: stored !== undefined });
+    }
+    const toRemove = removeMissing ? await this.#vanished(sources, seen) : [];
+    if (pending.length === 0 && toRemove.length === 0) {
+      summary.version = (await this.store.currentVersion())?.number;
+      summary.durationMs = performance.now() - started;
+      return summary;
+    }
+
+    // 3. Embed and write document by document, so memory stays flat and each write is atomic.
+    const version = await this.store.nextVersion();
+    const totalChunks = pending.reduce((n, p) => n + p.chunks.length, 0);
+    let written = 0;
+    for (const item of pending) {
+      options.signal?.throwIfAborted();
+      const vectors = await embedChunks(embedder, item.chunks, (n) => {
+        summary.chunksEmbedded += n;
+        options.onProgress?.({ phase: 'embed', done: summary.chunksEmbedded, total: totalChunks });
+      });
+      const embedded: EmbeddedChunk[] = item.chunks.map((chunk, i) => ({ ...chunk, vector: vectors[i]! }));
+      const result = await this.store.upsertDocument(item.document, embedded, version);
+      if (result.status === 'added') summary.added++;
+      else if (result.status === 'changed') summary.changed++;
+      else summary.unchanged++;
+      options.onProgress?.({ phase: 'write', done: ++written, total: pending.length + toRemove.length });
+    }
+    for (const id of toRemove) {
+      if (await this.store.deleteDocument(id, version)) summary.removed++;
+      options.onProgress?.({ phase: 'write', done: ++written, total: pending.length + toRemove.length });
+    }
+    const committed = await this.store.commitVersion(
+      {
+        added: summary.added,
+        changed: summary.changed,
+        removed: summary.removed,
+        failed: summary.failed,
+        chunksEmbedded: summary.chunksEmbedded,
+      },
+      options.note ?? `${removeMissing ? 'sync' : 'ingest'} ${sources.join(' ')}`.slice(0, 500),
+    );
+    summary.version = committed.number;
+    summary.durationMs = performance.now() - started;
+    return summary;
+  }
+
+  /** Removes one document (a new version records it). */
+  async remove(id: string): Promise<boolean> {
+    const version = await this.store.nextVersion();
+    const removed = await this.store.deleteDocument(id, version);
+    if (removed) {
+      await this.store.commitVersion(
+        { added: 0, changed: 0, removed: 1, failed: 0, chunksEmbedded: 0 },
+        `rm ${id}`,
+      );
+    }
+    return removed;
+  }
+
+  listDocuments(
+    principal: Principal,
+    options: { limit?: number; offset?: number } = {},
+  ): Promise<StoredDocument[]> {
+    return this.store.listDocuments(principal, options);
+  }
+
+  versions(): Promise<KbVersion[]> {
+    return this.store.listVersions();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  /**
+   * Re-embeds every document into a new index with another embedding model, then switches the
+   * pointer in one rename. Until then the current index keeps serving; a crash leaves it in charge.
+   */
+  static async reindex(
+    config: AttuneConfig,
+    models: Models,
+    newModel: string,
+    onProgress?: (p: SyncProgress) => void,
+  ): Promise<{ from: string; to: string; documents: number; chunksEmbedded: number }> {
+    const pointer = await readPointer(config.dir);
+    if (!pointer) throw new AttuneError(`There is no knowledge base in ${config.dir} to reindex.`);
+    if (pointer.embeddingModel === newModel) {
+      return { from: newModel, to: newModel, documents: 0, chunksEmbedded: 0 };
+    }
+    const old = await openLanceStore({ dir: join(config.dir, pointer.index) });
+    const embedder = await models.embedding(newModel);
+    const tokenizer = await models.tokenizer(newModel);
+    const targetName = `${indexDirName(newModel)}-${Date.now()}`;
+    const target = await openLanceStore({
+      dir: join(config.dir, targetName),
+      embedding: { modelId: newModel, dimensions: embedder.dimensions },
+    });
+    let chunksEmbedded = 0;
+    let documents = 0;
+    try {
+      const version = await target.nextVersion();
+      const all = await listAll(old);
+      for (const doc of all) {
+        const chunks = await old.getChunks(doc.id, admin);
+        // Re-chunking from the stored text keeps chunk bounds right for the new tokenizer.
+        const document: Document = {
+          id: doc.id,
+          source: doc.source,
+          title: doc.title,
+          text: chunks.map((c) => c.text).join('\n\n'),
+          sections: chunks.map((c) => ({
+            headingPath: c.headingPath,
+            text: c.text,
+            ...(c.page ? { page: c.page } : {}),
+          })),
+          metadata: doc.metadata,
+          acl: doc.acl,
+          contentHash: doc.contentHash,
+        };
+        const rechunked = chunkDocument(document, {
+          tokenizer,
+          maxTokens: chunkTokensFor(config, embedder),
+          overlapTokens: config.ingest.overlapTokens,
+        });
+        const vectors = await embedChunks(embedder, rechunked, (n) => {
+          chunksEmbedded += n;
+          onProgress?.({ phase: 'embed', done: chunksEmbedded, total: chunksEmbedded });
+        });
+        await target.upsertDocument(
+          document,
+          rechunked.map((c, i) => ({ ...c, vector: vectors[i]! })),
+          version,
+        );
+        documents++;
+      }
+      await target.commitVersion(
+        { added: documents, changed: 0, removed: 0, failed: 0, chunksEmbedded },
+        `reindex with ${newModel}`,
+      );
+    } catch (error) {
+      await target.close();
+      await old.close();
+      await rm(join(config.dir, targetName), { recursive: true, force: true });
+      throw error;
+    }
+    await target.close();
+    await old.close();
+    await writePointer(config.dir, { index: targetName, embeddingModel: newModel });
+    await rm(join(config.dir, pointer.index), { recursive: true, force: true });
+    return { from: pointer.embeddingModel, to: newModel, documents, chunksEmbedded };
+  }
+
+  async #load(
+    source: string,
+    options: SyncOptions,
+    onResult: (r: LoadResult) => void,
+  ): Promise<LoadResult[]> {
+    const loadOptions: LoadOptions & { onResult: (r: LoadResult) => void } = {
+      defaultVisibility: this.#config.defaultVisibility,
+      aclRules: this.#config.ingest.aclRules,
+      maxFileBytes: this.#config.ingest.maxFileBytes,
+      ...(this.#config.ingest.include ? { include: this.#config.ingest.include } : {}),
+      ...(this.#config.ingest.exclude ? { exclude: this.#config.ingest.exclude } : {}),
+      ...(options.acl ? { acl: options.acl } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onResult,
+    };
+    if (isUrl(source)) {
+      const results = await loadUrl(source, loadOptions);
+      for (const r of results) onResult(r);
+      return results;
+    }
+    // Ids start with the folder's own name (handbook/refunds.md), so they do not depend on the
+    // directory attune runs from and two roots rarely collide.
+    return loadPath(source, { ...loadOptions, idRoot: dirname(resolve(source)) });
+  }
+
+  /** Stored documents that belong to these sources but were not seen in this run. */
+  async #vanished(sources: string[], seen: Set<string>): Promise<string[]> {
+    const prefixes = sources.map((s) => {
+      if (isUrl(s)) return { exact: s.replace(/#.*$/, '') };
+      const abs = resolve(s);
+      const rel = relative(dirname(abs), abs).split('\\').join('/');
+      return { prefix: rel };
+    });
+    const out: string[] = [];
+    for (const doc of await listAll(this.store)) {
+      if (seen.has(doc.id)) continue;
+      const belongs = prefixes.some((p) =>
+        'exact' in p
+          ? doc.id === p.exact || doc.id.startsWith(`${p.exact}#`)
+          : doc.id === p.prefix || doc.id.startsWith(`${p.prefix}/`) || doc.id.startsWith(`${p.prefix}#`),
+      );
+      if (belongs) out.push(doc.id);
+    }
+    return out;
+  }
+}
+
+async function embedChunks(
+  embedder: EmbeddingModel,
+  chunks: Chunk[],
+  onBatch: (n: number) => void,
+): Promise<number[][]> {
+  const vectors: number[][] = [];
+  for (let i = 0; i < chunks.length; i += EMBED_BATCH) {
+    const batch = chunks.slice(i, i + EMBED_BATCH);
+    const { embeddings } = await embedder.doEmbed({ values: batch.map(embeddingText) });
+    vectors.push(...embeddings);
+    onBatch(batch.length);
+  }
+  return vectors;
+}
+
+/** Chunk bound: the configured size, never more than the model reads (two positions go to [CLS]/[SEP]). */
+function chunkTokensFor(config: AttuneConfig, embedder: EmbeddingModel): number {
+  const fit = embedder.maxInputTokens - 2;
+  // By default leave room for the heading path that embeddingText puts in front of the text.
+  return config.ingest.chunkTokens > 0 ? Math.min(config.ingest.chunkTokens, fit) : Math.min(fit - 32, 256);
+}
+
+/** The heading path gives a chunk its context ("Refunds > Annual plans"), which the text alone may lack. */
+export function embeddingText(chunk: Pick<Chunk, 'headingPath' | 'text'>): string {
+  return chunk.headingPath.length ? `${chunk.headingPath.join(' > ')}\n${chunk.text}` : chunk.text;
+}
+
+function sourceOf(r: LoadResult): string {
+  return r.ok ? r.document.source : r.source;
+}
+
+async function listAll(store: KnowledgeStore): Promise<StoredDocument[]> {
+  const out: StoredDocument[] = [];
+  for (let offset = 0; ; offset += 1000) {
+    const page = await store.listDocuments(admin, { limit: 1000, offset });
+    out.push(...page);
+    if (page.length < 1000) return out;
+  }
+}
+
+function indexDirName(model: string): string {
+  return `index-${model.replace(/[^a-zA-Z0-9._-]+/g, '_')}`;
+}
+
+type Pointer = { index: string; embeddingModel: string };
+
+async function readPointer(dir: string): Promise<Pointer | undefined> {
+  const path = join(dir, POINTER_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Pointer;
+  } catch (error) {
+    throw new AttuneError(`${path} is unreadable: ${(error as Error).message}`, {
+      hint: 'Restore it from backup, or delete the directory and ingest again.',
+    });
+  }
+}
+
+/** Written to a temporary file and renamed: the switch to a new index is one atomic step. */
+async function writePointer(dir: string, pointer: Pointer): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `${POINTER_FILE}.${process.pid}.tmp`);
+  await writeFile(tmp, `${JSON.stringify(pointer, null, 2)}\n`);
+  await rename(tmp, join(dir, POINTER_FILE));
+}
