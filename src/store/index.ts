@@ -1,0 +1,30 @@
+export type {
+  DocumentSnapshot,
+  EmbeddedChunk,
+  EmbeddingModelInfo,
+  KbVersion,
+  KnowledgeStore,
+  ListOptions,
+  MetadataFilter,
+  MetadataValue,
+  OptimizeOptions,
+  OptimizeResult,
+  SearchHit,
+  SearchOptions,
+  StoredChunk,
+  StoredDocument,
+  UpsertResult,
+  VersionSummary,
+} from './knowledge-store.ts';
+export { canRead, matchesFilter } from './knowledge-store.ts';
+export { LanceKnowledgeStore, type LanceStoreOptions, openLanceStore } from './lance-store.ts';
+export { anonymous, type Principal } from './principal.ts';
+export {
+  EmbeddingMismatchError,
+  InvalidWriteError,
+  type LockHolder,
+  StoreClosedError,
+  StoreError,
+  StoreLockedError,
+  VersionPrunedError,
+} from './store-error.ts';

@@ -1,0 +1,175 @@
+/**
+ * The KnowledgeStore spec: what every storage backend (embedded LanceDB, PostgreSQL + pgvector)
+ * implements. Types only, plus the ACL rule every backend must push into its queries.
+ */
+import type { Acl, Chunk, Document } from '../ingest/document.ts';
+import type { Principal } from './principal.ts';
+
+export type MetadataValue = string | number | boolean;
+
+/** The embedding model whose vectors the store holds; fixed when the store is created. */
+export type EmbeddingModelInfo = { modelId: string; dimensions: number };
+
+export type StoredDocument = {
+  id: string;
+  source: string;
+  title: string;
+  metadata: Record<string, MetadataValue>;
+  acl: Acl;
+  contentHash: string;
+  /** The knowledge-base version that introduced this state of the document. */
+  version: number;
+  chunkCount: number;
+  /** ISO 8601. */
+  updatedAt: string;
+};
+
+export type StoredChunk = {
+  id: string;
+  docId: string;
+  ordinal: number;
+  text: string;
+  headingPath: string[];
+  page?: number;
+  tokenCount: number;
+  /** The knowledge-base version that introduced this chunk. */
+  version: number;
+  /** sha256 (hex) of `text`. */
+  contentHash: string;
+};
+
+/** A chunk as the ingest pipeline hands it over: with its embedding. */
+export type EmbeddedChunk = Chunk & { vector: readonly number[] | Float32Array };
+
+export type VersionSummary = {
+  added: number;
+  changed: number;
+  removed: number;
+  failed: number;
+  chunksEmbedded: number;
+};
+
+export type KbVersion = {
+  /** Strictly increasing, never reused, even across crashes. */
+  number: number;
+  /** ISO 8601. */
+  createdAt: string;
+  summary: VersionSummary;
+  note?: string;
+};
+
+/**
+ * Every key must match; an array value matches any of its elements. Values compare by type and
+ * value (`2024` does not match `"2024"`). An empty array matches nothing.
+ */
+export type MetadataFilter = Record<string, MetadataValue | MetadataValue[]>;
+
+export type SearchOptions = {
+  k: number;
+  principal: Principal;
+  filter?: MetadataFilter;
+};
+
+export type SearchHit = {
+  chunk: StoredChunk;
+  document: Pick<StoredDocument, 'id' | 'source' | 'title' | 'metadata' | 'version'>;
+  /** Higher is better. Dense: cosine similarity. Text: BM25. Not comparable across the two. */
+  score: number;
+  /** 1-based position in this result list. */
+  rank: number;
+};
+
+export type ListOptions = { limit?: number; offset?: number };
+
+/** A document as it was at some knowledge-base version. */
+export type DocumentSnapshot = { document: StoredDocument; chunks: StoredChunk[] };
+
+export type UpsertResult = {
+  /** `unchanged`: same content hash and same chunks as the current state, nothing written. */
+  status: 'added' | 'changed' | 'unchanged';
+  version: number;
+};
+
+export type OptimizeOptions = {
+  /**
+   * Keep `documentAt` answerable for this many most recent versions; older document states are
+   * pruned. Unset: keep all history.
+   */
+  retainVersions?: number;
+};
+
+export type OptimizeResult = {
+  /** How dense search runs after this call: brute force or an approximate index. */
+  denseIndex: 'exact' | 'ann';
+  /** Rows of superseded or abandoned document states removed. */
+  prunedRows: number;
+  /** The oldest version `documentAt` can still answer for. */
+  historyFrom: number;
+};
+
+/**
+ * Provider-shaped: identity fields plus async methods. Every read takes a principal and the
+ * backend pushes the ACL (see `canRead`) and metadata filters into its query, so unauthorised
+ * rows are never fetched, ranked or counted against `k`.
+ *
+ * Writes follow one rhythm: `v = await nextVersion()`, then `upsertDocument`/`deleteDocument`
+ * with `v`, then `commitVersion` (which returns version `v`). Each document write is atomic and
+ * visible at once; a crash before `commitVersion` leaves those writes live, and the next run
+ * reuses the same pending number, so its commit covers them.
+ */
+export interface KnowledgeStore {
+  readonly specificationVersion: 'v1';
+  /** e.g. `lancedb`, `postgres`. */
+  readonly provider: string;
+
+  embeddingModel(): Promise<EmbeddingModelInfo>;
+  /** The number the next `commitVersion` will get; writes must be tagged with it. */
+  nextVersion(): Promise<number>;
+
+  /** Replaces all of the document's chunks at once: readers see the old state or the new, never a mix. */
+  upsertDocument(document: Document, chunks: EmbeddedChunk[], version: number): Promise<UpsertResult>;
+  /** Returns false if there was no such (live) document. */
+  deleteDocument(id: string, version: number): Promise<boolean>;
+
+  getDocument(id: string, principal: Principal): Promise<StoredDocument | undefined>;
+  /** Ordered by id. */
+  listDocuments(principal: Principal, options?: ListOptions): Promise<StoredDocument[]>;
+  /** Ordered by ordinal; empty if the document is missing or not readable. */
+  getChunks(docId: string, principal: Principal): Promise<StoredChunk[]>;
+
+  denseSearch(vector: readonly number[] | Float32Array, options: SearchOptions): Promise<SearchHit[]>;
+  textSearch(query: string, options: SearchOptions): Promise<SearchHit[]>;
+
+  commitVersion(summary: VersionSummary, note?: string): Promise<KbVersion>;
+  /** Oldest first. */
+  listVersions(): Promise<KbVersion[]>;
+  currentVersion(): Promise<KbVersion | undefined>;
+  /**
+   * The document as it was at `version`: undefined if it did not exist then (or was deleted), or if
+   * the principal may not read it, either by its ACL then or, while it still exists, by its ACL now.
+   */
+  documentAt(id: string, version: number, principal: Principal): Promise<DocumentSnapshot | undefined>;
+
+  /** Compaction, history pruning and index refresh. Safe to run at any time by the writer. */
+  optimize(options?: OptimizeOptions): Promise<OptimizeResult>;
+  close(): Promise<void>;
+}
+
+/** The ACL rule, stated once. Backends express it in their query language; this is its reference. */
+export function canRead(acl: Acl, principal: Principal): boolean {
+  return (
+    principal.admin === true ||
+    acl.public ||
+    acl.users.includes(principal.user) ||
+    principal.groups.some((group) => acl.groups.includes(group))
+  );
+}
+
+/** Whether a document's metadata satisfies a filter; the reference for backends' query translations. */
+export function matchesFilter(metadata: Record<string, MetadataValue>, filter: MetadataFilter): boolean {
+  return Object.entries(filter).every(([key, wanted]) => {
+    const actual = metadata[key];
+    if (actual === undefined) return false;
+    return Array.isArray(wanted) ? wanted.includes(actual) : wanted === actual;
+  });
+}

@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as lancedb from '@lancedb/lancedb';
+import { runKnowledgeStoreConformance } from './conformance.ts';
+import type { KnowledgeStore } from './knowledge-store.ts';
+import { openLanceStore } from './lance-store.ts';
+import type { Principal } from './principal.ts';
+import { EmbeddingMismatchError, StoreError, StoreLockedError } from './store-error.ts';
+import { crashDocument, crashEmbedding, crashRound } from './testing/crash-documents.ts';
+
+const admin: Principal = { user: 'test', groups: [], admin: true };
+const writerScript = fileURLToPath(new URL('./testing/crash-writer.ts', import.meta.url));
+const dirs: string[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'attune-store-'));
+  dirs.push(dir);
+  return dir;
+}
+
+after(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+runKnowledgeStoreConformance(
+  'LanceDB',
+  async (embedding) => openLanceStore({ dir: join(await tempDir(), '.attune'), embedding }),
+  { annThresholdRows: 5000 },
+);
+
+function startWriter(dir: string, mode: string, docCount = 20): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', writerScript, dir, mode, String(docCount)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Resolves when the child's stdout has printed a line satisfying `test`. */
+function waitForLine(
+  child: ChildProcess,
+  test: (line: string) => boolean,
+  timeoutMs = 30_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    let stderr = '';
+    const timer = setTimeout(
+      () => reject(new Error(`writer printed nothing expected; stderr:\n${stderr}`)),
+      timeoutMs,
+    );
+    child.stderr?.on('data', (data: Buffer) => {
+      stderr += data.toString();
+    });
+    child.stdout?.on('data', (data: Buffer) => {
+      buffer += data.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      const found = lines.find(test);
+      if (found !== undefined) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`writer exited (${code ?? signal}) before the expected line; stderr:\n${stderr}`));
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Every document wholly in one state: its row, chunk count, chunk texts and search hits agree. */
+async function assertWholeDocuments(store: KnowledgeStore, docCount: number): Promise<void> {
+  const documents = await store.listDocuments(admin);
+  assert.equal(documents.length, docCount);
+  for (const document of documents) {
+    const chunks = await store.getChunks(document.id, admin);
+    assert.equal(chunks.length, document.chunkCount, `${document.id}: chunk count`);
+    const expected = crashDocument(Number(document.id.slice(4)), crashRound(document.title)).chunks;
+    assert.equal(chunks.length, expected.length, `${document.id}: chunks of ${document.title}`);
+    chunks.forEach((chunk, ordinal) => {
+      assert.equal(chunk.ordinal, ordinal);
+      assert.equal(
+        chunk.text,
+        expected[ordinal]?.text,
+        `${document.id}: chunk ${ordinal} of ${document.title}`,
+      );
+    });
+  }
+  const dense = await store.denseSearch([1, 0, 0, 0, 0, 0, 0, 0], { k: 200, principal: admin });
+  const text = await store.textSearch('payload', { k: 200, principal: admin });
+  assert.equal(
+    text.length,
+    documents.reduce((sum, d) => sum + d.chunkCount, 0),
+  );
+  for (const hit of [...dense, ...text]) {
+    assert.ok(hit.chunk.text.startsWith(`${hit.document.title} chunk`), hit.chunk.text);
+  }
+  const versions = (await store.listVersions()).map((v) => v.number);
+  assert.deepEqual(
+    versions,
+    versions.map((_, i) => i + 1),
+  );
+}
+
+async function rawEntries(dir: string): Promise<lancedb.Table> {
+  const db = await lancedb.connect(dir, { readConsistencyInterval: 0 });
+  return db.openTable('entries');
+}
+
+describe('LanceDB store: crashes, locks, reopening', () => {
+  it('survives kill -9 at arbitrary moments of a write loop', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const docCount = 12;
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const child = startWriter(dir, 'loop', docCount);
+      // Run past the first full round, then kill at an uneven, different point each cycle.
+      const target = docCount + 5 + cycle * 7;
+      await waitForLine(child, (line) => Number(line.split(' ')[1]) >= target);
+      await new Promise((resolve) => setTimeout(resolve, 3 + cycle * 11));
+      child.kill('SIGKILL');
+      assert.equal((await exited(child)).signal, 'SIGKILL');
+
+      const store = await openLanceStore({ dir });
+      await assertWholeDocuments(store, docCount);
+      await store.close();
+    }
+    // The store still takes writes: the killed writer's lock is stale and is taken over.
+    const store = await openLanceStore({ dir, lockTimeoutMs: 2000 });
+    const version = await store.nextVersion();
+    for (let i = 0; i < docCount; i++) {
+      const { document, chunks } = crashDocument(i, 1000);
+      assert.notEqual((await store.upsertDocument(document, chunks, version)).status, 'unchanged');
+    }
+    const committed = await store.commitVersion({
+      added: 0,
+      changed: docCount,
+      removed: 0,
+      failed: 0,
+      chunksEmbedded: 0,
+    });
+    assert.equal(committed.number, version);
+    await assertWholeDocuments(store, docCount);
+    assert.ok((await store.listDocuments(admin)).every((d) => d.title.endsWith('round 1000')));
+    await store.close();
+  });
+
+  it('keeps the old state when killed between writing new rows and making them live', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const docCount = 10;
+    const first = startWriter(dir, 'once', docCount);
+    assert.equal((await exited(first)).code, 0);
+    const crashing = startWriter(dir, 'crash-on-doc', docCount);
+    assert.equal((await exited(crashing)).signal, 'SIGKILL');
+
+    const entries = await rawEntries(dir);
+    const abandoned = await entries.countRows('published = false');
+    assert.ok(abandoned > 0, 'the crash left the new rows of doc-5 written but hidden');
+    const store = await openLanceStore({ dir });
+    await assertWholeDocuments(store, docCount);
+    const titles = new Map((await store.listDocuments(admin)).map((d) => [d.id, d.title]));
+    assert.equal(titles.get('doc-4'), 'doc-4 round 2', 'written before the crash');
+    assert.equal(titles.get('doc-5'), 'doc-5 round 1', 'the crashed write left no trace');
+    assert.equal(titles.get('doc-6'), 'doc-6 round 1');
+    assert.deepEqual(
+      (await store.listVersions()).map((v) => v.number),
+      [1],
+    );
+    // The crashed run's version was never committed; the next one reuses its number.
+    assert.equal(await store.nextVersion(), 2);
+    const result = await store.optimize();
+    assert.equal(result.prunedRows, abandoned);
+    assert.equal(await entries.countRows('published = false'), 0);
+    const { document, chunks } = crashDocument(5, 3);
+    await store.upsertDocument(document, chunks, 2);
+    assert.equal(
+      (await store.commitVersion({ added: 0, changed: 1, removed: 0, failed: 0, chunksEmbedded: 1 })).number,
+      2,
+    );
+    assert.equal((await store.getDocument('doc-5', admin))?.title, 'doc-5 round 3');
+    await store.close();
+    entries.close();
+  });
+
+  it('makes a replacement visible in one commit', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const store = await openLanceStore({ dir, embedding: crashEmbedding });
+    const entries = await rawEntries(dir);
+    const before = await entries.version();
+    const { document, chunks } = crashDocument(1, 1);
+    await store.upsertDocument(document, chunks, 1);
+    // One commit appends the hidden rows, one commit (the flip) makes them live.
+    assert.equal(await entries.version(), before + 2);
+    const replacement = crashDocument(1, 2);
+    await store.upsertDocument(replacement.document, replacement.chunks, 1);
+    assert.equal(await entries.version(), before + 4);
+    await store.close();
+    entries.close();
+  });
+
+  it('lets a second writer wait for the lock, and refuses it clearly after the timeout', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const holder = startWriter(dir, 'hold');
+    await waitForLine(holder, (line) => line === 'holding');
+
+    const impatient = await openLanceStore({ dir, lockTimeoutMs: 300 });
+    const { document, chunks } = crashDocument(1, 1);
+    const started = Date.now();
+    await assert.rejects(impatient.upsertDocument(document, chunks, 1), (error: unknown) => {
+      assert.ok(error instanceof StoreLockedError);
+      assert.ok(StoreError.isInstance(error));
+      assert.equal(error.holder?.pid, holder.pid);
+      assert.match(error.message, new RegExp(`process ${holder.pid} on `));
+      assert.match(error.hint ?? '', /write\.lock/);
+      return true;
+    });
+    assert.ok(Date.now() - started >= 300);
+    // Reads never wait for the writer.
+    assert.equal((await impatient.getDocument('doc-0', admin))?.title, 'doc-0 round 0');
+    await impatient.close();
+
+    const patient = await openLanceStore({ dir, lockTimeoutMs: 20_000 });
+    const write = patient.upsertDocument(document, chunks, 1);
+    setTimeout(() => holder.stdin?.end('release\n'), 200);
+    assert.equal((await write).status, 'added');
+    assert.equal((await exited(holder)).code, 0);
+    await patient.close();
+  });
+
+  it('reopens an existing store, and checks the embedding model', async () => {
+    const dir = join(await tempDir(), '.attune');
+    await assert.rejects(openLanceStore({ dir }), /no knowledge store/);
+    const store = await openLanceStore({ dir, embedding: crashEmbedding });
+    const { document, chunks } = crashDocument(3, 1);
+    await store.upsertDocument(document, chunks, 1);
+    await store.commitVersion(
+      { added: 1, changed: 0, removed: 0, failed: 0, chunksEmbedded: chunks.length },
+      'x',
+    );
+    await store.close();
+    await assert.rejects(store.getDocument('doc-3', admin), /closed/);
+
+    const reopened = await openLanceStore({ dir });
+    assert.deepEqual(await reopened.embeddingModel(), crashEmbedding);
+    assert.equal((await reopened.getChunks('doc-3', admin)).length, chunks.length);
+    assert.equal((await reopened.currentVersion())?.note, 'x');
+    assert.equal((await reopened.textSearch('payload', { k: 10, principal: admin })).length, chunks.length);
+    await reopened.close();
+
+    await assert.rejects(
+      openLanceStore({ dir, embedding: { modelId: 'other', dimensions: 8 } }),
+      (error: unknown) => error instanceof EmbeddingMismatchError && /crash-test-vectors/.test(error.message),
+    );
+    const same = await openLanceStore({ dir, embedding: crashEmbedding });
+    assert.equal((await same.listDocuments(admin)).length, 1);
+    await same.close();
+  });
+});
