@@ -1,55 +1,69 @@
-// The README's first command: fetch the default local models once, then show them at work on the
-// sample knowledge base in examples/handbook (a fictional company's handbook written for Attune).
-import { readFileSync } from 'node:fs';
+// The README's first command: fetch the default local models once, build a knowledge base from the
+// sample handbook in examples/handbook (a fictional company's pages written for Attune), and answer
+// a few questions from it. Everything runs locally; nothing leaves this machine.
 import { join } from 'node:path';
+import { Attune } from '../src/attune.ts';
 import { pullAll } from '../src/cli/models-command.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { Models } from '../src/models/models.ts';
+import { ProgressBars } from '../src/cli/progress.ts';
+import type { Principal } from '../src/store/index.ts';
 
-const config = loadConfig({ env: process.env });
-const models = new Models(config);
 const say = (line = '') => process.stdout.write(`${line}\n`);
+const attune = await Attune.open({ env: process.env });
+const { config, models } = attune;
 
-say('Attune demo: local models only, nothing leaves this machine.\n');
-say('1. Fetching the default models (once; cached in ATTUNE_HOME)');
-await pullAll(models, [config.models.chat, config.models.embedding], true);
+say('Attune demo: local models, embedded knowledge base, nothing leaves this machine.\n');
+say(`1. Models (fetched once into ${config.home})`);
+for (const r of await pullAll(models, [config.models.chat, config.models.embedding], true)) {
+  say(`   ${r.model}: ${r.downloaded ? `fetched from ${r.source}` : 'cached'}`);
+}
 
-say(`\n2. Embeddings with ${config.models.embedding}: which handbook paragraph answers each question?`);
-const handbook = readFileSync(
-  join(import.meta.dirname, '..', 'examples', 'handbook', 'customer-policies.md'),
-  'utf8',
+say(`\n2. Knowledge base in ${config.dir}: sync examples/handbook`);
+const bars = new ProgressBars();
+const summary = await attune.sync([join(import.meta.dirname, '..', 'examples', 'handbook')], {
+  onProgress: (p) => {
+    if (p.phase === 'embed') bars.update('embed', 'chunks embedded', p.done, p.total, 'chunks');
+  },
+});
+bars.stop();
+say(
+  `   version ${summary.version}: ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${summary.chunksEmbedded} chunks embedded`,
 );
-const paragraphs = handbook
-  .split(/\n\s*\n/)
-  .map((p) => p.replace(/\s+/g, ' ').trim())
-  .filter((p) => p.length > 60);
-const embedder = await models.embedding();
-const { embeddings } = await embedder.doEmbed({ values: paragraphs });
-const questions = ['Can I get my money back on a yearly subscription?', 'When can I call support by phone?'];
-const { embeddings: qv } = await embedder.doEmbed({ values: questions });
-for (const [i, q] of questions.entries()) {
-  const scores = embeddings.map((e) => e.reduce((s, x, j) => s + x * qv[i]![j]!, 0));
-  const best = scores.indexOf(Math.max(...scores));
-  say(`   Q: ${q}\n   → (${scores[best]!.toFixed(2)}) ${paragraphs[best]!.slice(0, 110)}…`);
-}
 
-say(`\n3. Generation with ${config.models.chat}, streamed, grounded in the best paragraph:`);
+say('\n3. Questions, answered from the best passage the reader may see (dense + BM25 search)');
+const kb = await attune.knowledgeBase();
+const embedder = await models.embedding();
 const chat = await models.chat();
-const context = paragraphs.find((p) => p.includes('Annual plans can be refunded')) ?? paragraphs[0]!;
-process.stdout.write('   ');
-for await (const part of chat.doStream({
-  messages: [
-    { role: 'system', content: 'Answer in one sentence using only the policy text.' },
-    { role: 'user', content: `Policy: ${context}\n\nQuestion: ${questions[0]}` },
-  ],
-  maxTokens: 60,
-  temperature: 0,
-})) {
-  if (part.type === 'text-delta') process.stdout.write(part.delta);
-  else
-    say(
-      `\n   (${part.result.usage.outputTokens} tokens, first token after ${part.result.timeToFirstTokenMs?.toFixed(0)} ms)`,
-    );
+const questions: [string, Principal][] = [
+  ['Can I get a refund on an annual plan?', { user: 'customer-success', groups: ['support'] }],
+  ['How many weeks of parental leave do employees get?', { user: 'bob', groups: ['engineering'] }],
+  ['How many weeks of parental leave do employees get?', { user: 'ann', groups: ['hr'] }],
+];
+for (const [question, principal] of questions) {
+  const [vector] = (await embedder.doEmbed({ values: [question] })).embeddings;
+  const [dense, text] = await Promise.all([
+    kb.store.denseSearch(vector!, { k: 3, principal }),
+    kb.store.textSearch(question, { k: 3, principal }),
+  ]);
+  const best = dense[0] ?? text[0];
+  say(`\n   Q (${principal.user}, groups ${principal.groups.join(',')}): ${question}`);
+  if (!best || best.score < 0.35) {
+    say('   A: The knowledge base does not say (nothing this reader may see matches).');
+    continue;
+  }
+  process.stdout.write('   A: ');
+  for await (const part of chat.doStream({
+    messages: [
+      { role: 'system', content: 'Answer in one short sentence using only the passage.' },
+      { role: 'user', content: `Passage: ${best.chunk.text}\n\nQuestion: ${question}` },
+    ],
+    maxTokens: 48,
+    temperature: 0,
+  })) {
+    if (part.type === 'text-delta') process.stdout.write(part.delta);
+  }
+  say(
+    `\n   [1] ${best.chunk.headingPath.join(' › ') || best.document.title} (${best.document.id}, v${best.chunk.version})`,
+  );
 }
-await models.dispose();
-say('\nNext: attune doctor · attune models ls');
+await attune.close();
+say('\nNext: attune doctor · attune docs ls · attune versions · npm test');
