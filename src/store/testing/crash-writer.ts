@@ -2,10 +2,13 @@
  * A writer process for the store's crash and lock tests, run as
  * `node --import tsx crash-writer.ts <dir> <mode> [docCount]`.
  *   loop:          rewrites every document round after round until killed, printing progress;
+ *   loop-slow:     the same, but announcing "between <n>" and pausing after writing a document's
+ *                  rows and before making them live, so a kill can be aimed at that window;
  *   crash-on-doc:  dies by SIGKILL between writing a document's new rows and making them live;
  *   hold:          takes the write lock, prints "holding", releases when stdin says "release".
  */
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openLanceStore } from '../lance-store.ts';
 import { crashDocument, crashEmbedding, crashRound } from './crash-documents.ts';
 
@@ -14,12 +17,17 @@ if (dir === undefined || mode === undefined)
   throw new Error('usage: crash-writer.ts <dir> <mode> [docCount]');
 const docCount = Number(docCountArg ?? 20);
 
+let upserts = 0;
 const crashAt = mode === 'crash-on-doc' ? `doc-${Math.floor(docCount / 2)}` : undefined;
 const store = await openLanceStore({
   dir,
   embedding: crashEmbedding,
-  afterRowsWritten: (docId) => {
+  afterRowsWritten: async (docId) => {
     if (docId === crashAt) process.kill(process.pid, 'SIGKILL');
+    if (mode === 'loop-slow') {
+      process.stdout.write(`between ${upserts + 1}\n`);
+      await sleep(100);
+    }
   },
 });
 
@@ -40,7 +48,6 @@ if (mode === 'hold') {
     crashRound(d.title),
   );
   let round = Math.max(0, ...previous) + 1;
-  let upserts = 0;
   for (;;) {
     const version = await store.nextVersion();
     for (let i = 0; i < docCount; i++) {
@@ -51,7 +58,7 @@ if (mode === 'hold') {
     }
     await store.commitVersion({ added: 0, changed: docCount, removed: 0, failed: 0, chunksEmbedded: 0 });
     round++;
-    if (mode !== 'loop') break;
+    if (!mode.startsWith('loop')) break;
   }
   await store.close();
 }
