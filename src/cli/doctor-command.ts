@@ -66,7 +66,20 @@ async function runChecks(context: CliContext): Promise<Check[]> {
     ['chat model', models.defaultChatName],
     ['embedding model', models.defaultEmbeddingName],
   ] as const) {
-    if (!models.cache.isPresent(name)) {
+    let present: boolean;
+    try {
+      present = models.cache.isPresent(name);
+    } catch (error) {
+      checks.push({
+        name: role,
+        ok: false,
+        detail: (error as Error).message,
+        fix: 'attune models ls',
+        required: true,
+      });
+      continue;
+    }
+    if (!present) {
       checks.push({
         name: role,
         ok: false,

@@ -117,8 +117,6 @@ export class KnowledgeBase {
   async sync(sources: string[], options: SyncOptions = {}): Promise<SyncSummary> {
     const started = performance.now();
     const removeMissing = options.removeMissing ?? true;
-    const embedder = await this.#models.embedding(this.#embeddingName);
-    const tokenizer = await this.#models.tokenizer(this.#embeddingName);
     const summary: SyncSummary = {
       version: undefined,
       added: 0,
@@ -156,7 +154,28 @@ export class KnowledgeBase {
     }
     summary.failed = summary.failures.length;
 
-    // 2. Only documents whose content hash changed are chunked and embedded.
+    // 2. Only documents whose content hash changed are chunked and embedded. The writer lock is
+    // taken before comparing, so another process cannot commit between the comparison and the write.
+    const version = await this.store.beginWrite();
+    try {
+      return await this.#apply(sources, documents, removeMissing, seen, version, summary, started, options);
+    } finally {
+      await this.store.endWrite();
+    }
+  }
+
+  async #apply(
+    sources: string[],
+    documents: Document[],
+    removeMissing: boolean,
+    seen: Set<string>,
+    version: number,
+    summary: SyncSummary,
+    started: number,
+    options: SyncOptions,
+  ): Promise<SyncSummary> {
+    const embedder = await this.#models.embedding(this.#embeddingName);
+    const tokenizer = await this.#models.tokenizer(this.#embeddingName);
     const pending: { document: Document; chunks: Chunk[]; existed: boolean }[] = [];
     for (const document of documents) {
       const stored = await this.store.getDocument(document.id, admin);
@@ -179,7 +198,6 @@ export class KnowledgeBase {
     }
 
     // 3. Embed and write document by document, so memory stays flat and each write is atomic.
-    const version = await this.store.nextVersion();
     const totalChunks = pending.reduce((n, p) => n + p.chunks.length, 0);
     let written = 0;
     for (const item of pending) {
@@ -258,6 +276,8 @@ export class KnowledgeBase {
       return { from: newModel, to: newModel, documents: 0, chunksEmbedded: 0 };
     }
     const old = await openLanceStore({ dir: join(config.dir, pointer.index) });
+    // Holding the old index's writer lock keeps syncs out until the switch, so none is lost.
+    await old.beginWrite();
     const embedder = await models.embedding(newModel);
     const tokenizer = await models.tokenizer(newModel);
     const targetName = `${indexDirName(newModel)}-${Date.now()}`;
@@ -268,7 +288,7 @@ export class KnowledgeBase {
     let chunksEmbedded = 0;
     let documents = 0;
     try {
-      const version = await target.nextVersion();
+      const version = await target.beginWrite();
       const all = await listAll(old);
       for (const doc of all) {
         const chunks = await old.getChunks(doc.id, admin);

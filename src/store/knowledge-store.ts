@@ -125,6 +125,14 @@ export interface KnowledgeStore {
   embeddingModel(): Promise<EmbeddingModelInfo>;
   /** The number the next `commitVersion` will get; writes must be tagged with it. */
   nextVersion(): Promise<number>;
+  /**
+   * Takes the writer lock (waiting for another writer, then refusing with StoreLockedError) and
+   * returns the pending version. A writer that decides what to write from what is stored must
+   * call this first, so no other process commits in between.
+   */
+  beginWrite(): Promise<number>;
+  /** Releases the writer lock so other processes can write; the store stays open for reading. */
+  endWrite(): Promise<void>;
 
   /** Replaces all of the document's chunks at once: readers see the old state or the new, never a mix. */
   upsertDocument(document: Document, chunks: EmbeddedChunk[], version: number): Promise<UpsertResult>;

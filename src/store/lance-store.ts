@@ -286,6 +286,16 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     return rows.reduce((max, row) => Math.max(max, Number(row.number)), 0) + 1;
   }
 
+  async beginWrite(): Promise<number> {
+    return this.#write(() => this.nextVersion());
+  }
+
+  async endWrite(): Promise<void> {
+    const queue = this.#writeQueue;
+    this.#writeQueue = queue.then(() => this.#lock.release());
+    await this.#writeQueue;
+  }
+
   async upsertDocument(document: Document, chunks: EmbeddedChunk[], version: number): Promise<UpsertResult> {
     validateDocument(document, chunks, this.#embedding.dimensions);
     return this.#write(async () => {

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'attune.js');
+const handbook = join(import.meta.dirname, '..', '..', 'examples', 'handbook');
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+/** The real CLI in a child process, as a user runs it. */
+function attune(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...env },
+      ...(cwd ? { cwd } : {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('attune CLI', () => {
+  const work = mkdtempSync(join(tmpdir(), 'attune-cli-'));
+  const env = { ATTUNE_DIR: join(work, '.attune') };
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  it('models ls --json lists the catalog with presence', async () => {
+    const r = await attune(['models', 'ls', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { name: string; present: boolean; default: boolean; task: string }[];
+    const defaults = rows.filter((m) => m.default);
+    assert.deepEqual(defaults.map((m) => m.task).sort(), ['chat', 'embedding']);
+    assert.ok(
+      defaults.every((m) => m.present),
+      'the test runner pulled the defaults',
+    );
+  });
+
+  it('doctor exits 0 with the defaults and 1 naming an unusable model', async () => {
+    const ok = await attune(['doctor'], env);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /ok +chat model/);
+    const bad = await attune(['doctor', '--json'], { ...env, ATTUNE_CHAT_MODEL: 'no-such-model' });
+    assert.equal(bad.code, 1);
+    const checks = JSON.parse(bad.stdout) as { name: string; ok: boolean; detail: string }[];
+    const chat = checks.find((c) => c.name === 'chat model')!;
+    assert.equal(chat.ok, false);
+    assert.match(chat.detail, /Unknown model "no-such-model"/);
+  });
+
+  it('ingest reports each bad file, ingests the rest, and exits non-zero', async () => {
+    const root = join(work, 'handbook');
+    cpSync(handbook, root, { recursive: true });
+    writeFileSync(join(root, 'empty.md'), '');
+    writeFileSync(join(root, 'broken.jsonl'), '{"text": "fine line"}\n{not json\n');
+    const r = await attune(['ingest', root, '--json'], env);
+    assert.equal(r.code, 1, r.stderr);
+    const summary = JSON.parse(r.stdout) as {
+      added: number;
+      failed: number;
+      chunksEmbedded: number;
+      failures: { source: string; reason: string }[];
+    };
+    assert.equal(summary.added, 6, 'five handbook pages and the good JSONL line');
+    assert.equal(summary.failed, 2);
+    assert.ok(summary.failures.some((f) => /empty\.md$/.test(f.source)));
+    assert.ok(summary.failures.some((f) => /broken\.jsonl/.test(f.source) && /line 2/.test(f.reason)));
+    assert.ok(summary.chunksEmbedded > 0);
+  });
+
+  it('a second sync embeds nothing; docs ls hides what a principal may not read', async () => {
+    const root = join(work, 'handbook');
+    rmSync(join(root, 'empty.md'));
+    rmSync(join(root, 'broken.jsonl'));
+    const sync = await attune(['sync', root, '--json'], env);
+    assert.equal(sync.code, 0, sync.stderr);
+    const summary = JSON.parse(sync.stdout) as { removed: number; chunksEmbedded: number; unchanged: number };
+    assert.equal(summary.chunksEmbedded, 0);
+    assert.equal(summary.removed, 1, 'the JSONL record vanished with its file');
+    assert.equal(summary.unchanged, 5);
+    const bob = JSON.parse(
+      (await attune(['docs', 'ls', '--principal', 'bob:engineering', '--json'], env)).stdout,
+    ) as {
+      id: string;
+    }[];
+    assert.ok(!bob.some((d) => d.id === 'handbook/hr/leave-policy.md'));
+    const ann = JSON.parse((await attune(['docs', 'ls', '--principal', 'ann:hr', '--json'], env)).stdout) as {
+      id: string;
+    }[];
+    assert.ok(ann.some((d) => d.id === 'handbook/hr/leave-policy.md'));
+    const versions = JSON.parse((await attune(['versions', '--json'], env)).stdout) as { number: number }[];
+    assert.deepEqual(
+      versions.map((v) => v.number),
+      [1, 2],
+    );
+    const hidden = await attune(['docs', 'show', 'handbook/hr/leave-policy.md', '--principal', 'bob'], env);
+    assert.equal(hidden.code, 1);
+    assert.match(hidden.stderr, /No document "handbook\/hr\/leave-policy\.md"/);
+  });
+
+  it('two syncs at once: both finish or one refuses clearly, and the store stays consistent', async () => {
+    const root = join(work, 'handbook');
+    writeFileSync(join(root, 'new-a.md'), '# A\n\nA new page about expense reports, filed within 30 days.\n');
+    const [a, b] = await Promise.all([
+      attune(['sync', root, '--json'], env),
+      attune(['sync', root, '--json'], env),
+    ]);
+    for (const r of [a, b]) {
+      if (r.code !== 0) assert.match(r.stderr, /lock|another process|busy/i, r.stderr);
+    }
+    assert.ok(a.code === 0 || b.code === 0, 'at least one sync succeeded');
+    const docs = JSON.parse((await attune(['docs', 'ls', '--json'], env)).stdout) as {
+      id: string;
+      chunkCount: number;
+    }[];
+    assert.equal(docs.filter((d) => d.id === 'handbook/new-a.md').length, 1);
+    const show = JSON.parse((await attune(['docs', 'show', 'handbook/new-a.md', '--json'], env)).stdout) as {
+      chunks: unknown[];
+      document: { chunkCount: number };
+    };
+    assert.equal(show.chunks.length, show.document.chunkCount);
+  });
+});
