@@ -228,6 +228,9 @@ export class KnowledgeBase {
       options.note ?? `${removeMissing ? 'sync' : 'ingest'} ${sources.join(' ')}`.slice(0, 500),
     );
     summary.version = committed.number;
+    // Compacts the small writes of this run and builds or refreshes the ANN index once the table
+    // has outgrown exact search.
+    await this.store.optimize();
     summary.durationMs = performance.now() - started;
     return summary;
   }
