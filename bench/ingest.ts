@@ -1,0 +1,172 @@
+// Ingest throughput: Attune against the raw embedding runtime, LlamaIndex.TS and LangChain.js, all
+// embedding with the same model (Attune's local all-MiniLM-L6-v2 GGUF through node-llama-cpp), so
+// only the framework around the model differs. Each pipeline runs in its own process, one after
+// another, on each corpus. Targets: Attune ≥ 0.9 × raw chunks/s, ≥ 2 × the faster peer.
+// Run: npx tsx bench/ingest.ts [--limit N] [--limit-<corpus> N]   (writes bench/results/ingest.json)
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeResult } from './bench-env.ts';
+import type { PipelineName, PipelineResult } from './ingest-pipelines.ts';
+
+const DATA = '/work/shared/data';
+const CORPORA = ['squad2-dev', 'covidqa'] as const;
+const PIPELINES: PipelineName[] = ['attune', 'raw', 'llamaindex', 'langchain'];
+const MAX_LOAD_WAIT_MS = 60_000;
+
+function argValue(name: string): number | undefined {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return undefined;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} needs a positive integer`);
+  return value;
+}
+
+const limit = argValue('--limit');
+const limits = Object.fromEntries(CORPORA.map((c) => [c, argValue(`--limit-${c}`) ?? limit]));
+// llama.cpp's default thread count here is above the core count, and its spinning threads then
+// fight each other and everything else; one thread per core for every pipeline alike.
+const threads = process.env.ATTUNE_THREADS ?? String(availableParallelism());
+
+function loadAverage(): number[] {
+  return readFileSync('/proc/loadavg', 'utf8')
+    .split(' ')
+    .slice(0, 3)
+    .map((x) => Number(x));
+}
+
+/** Waits (up to a minute) for the 1-minute load to drop below the core count. */
+async function waitForQuietMachine(): Promise<{ waitedSeconds: number; load: number[] }> {
+  const started = Date.now();
+  while (loadAverage()[0]! >= availableParallelism() && Date.now() - started < MAX_LOAD_WAIT_MS) {
+    console.log(`load ${loadAverage().join(' ')}: waiting for the machine to quieten`);
+    await new Promise((r) => setTimeout(r, 15_000));
+  }
+  return { waitedSeconds: Math.round((Date.now() - started) / 1000), load: loadAverage() };
+}
+
+function runWorker(pipeline: PipelineName, corpus: string, work: string): Promise<PipelineResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(import.meta.dirname, 'ingest-pipelines.ts'), [pipeline, corpus, work], {
+      env: { ...process.env, ATTUNE_THREADS: threads },
+    });
+    let settled = false;
+    child.on('message', (message: { ok: boolean; result?: PipelineResult; error?: string }) => {
+      settled = true;
+      if (message.ok) resolve(message.result!);
+      else reject(new Error(message.error));
+    });
+    child.on('exit', (code) => {
+      if (!settled) reject(new Error(`${pipeline} exited with code ${code} before reporting`));
+    });
+  });
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | null {
+  return a && b ? Math.round((a / b) * 100) / 100 : null;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'attune-ingest-bench-'));
+const corpora: Record<string, unknown> = {};
+const started = performance.now();
+const quiet = await waitForQuietMachine();
+try {
+  for (const name of CORPORA) {
+    const source = join(DATA, name, 'corpus.jsonl');
+    const lines = readFileSync(source, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    const cap = limits[name];
+    const dir = join(work, name);
+    mkdirSync(dir, { recursive: true });
+    // The file keeps its name so document ids look the same as a real ingest's.
+    const corpus = join(dir, 'corpus.jsonl');
+    writeFileSync(corpus, `${lines.slice(0, cap).join('\n')}\n`);
+
+    const results: Partial<Record<PipelineName, PipelineResult | { error: string }>> = {};
+    for (const pipeline of PIPELINES) {
+      console.log(`${name}: ${pipeline} (${Math.min(cap ?? lines.length, lines.length)} documents)...`);
+      try {
+        const result = await runWorker(pipeline, corpus, dir);
+        results[pipeline] = result;
+        console.log(
+          `  ${result.documentsPerSecond} docs/s, ${result.chunksPerSecond} chunks/s, ${result.tokensPerSecond} tokens/s, ${result.wallSeconds} s, peak RSS ${result.memory.rssPeakSampledMiB} MiB`,
+        );
+      } catch (error) {
+        const message = (error as Error).message;
+        results[pipeline] = { error: message };
+        console.log(`  failed: ${message.split('\n')[0]}`);
+        if (pipeline === 'attune') break; // raw embeds Attune's own chunks
+      }
+    }
+
+    const ok = (p: PipelineName) => {
+      const r = results[p];
+      return r && !('error' in r) ? r : undefined;
+    };
+    const attune = ok('attune');
+    const raw = ok('raw');
+    const peers = [ok('llamaindex'), ok('langchain')].filter((r) => r !== undefined);
+    const fasterPeer = peers.sort((a, b) => b.chunksPerSecond - a.chunksPerSecond)[0];
+    const ratios = {
+      attuneOverRaw: {
+        chunksPerSecond: ratio(attune?.chunksPerSecond, raw?.chunksPerSecond),
+        tokensPerSecond: ratio(attune?.tokensPerSecond, raw?.tokensPerSecond),
+      },
+      attuneOverLlamaIndex: {
+        documentsPerSecond: ratio(attune?.documentsPerSecond, ok('llamaindex')?.documentsPerSecond),
+        chunksPerSecond: ratio(attune?.chunksPerSecond, ok('llamaindex')?.chunksPerSecond),
+        tokensPerSecond: ratio(attune?.tokensPerSecond, ok('llamaindex')?.tokensPerSecond),
+      },
+      attuneOverLangChain: {
+        documentsPerSecond: ratio(attune?.documentsPerSecond, ok('langchain')?.documentsPerSecond),
+        chunksPerSecond: ratio(attune?.chunksPerSecond, ok('langchain')?.chunksPerSecond),
+        tokensPerSecond: ratio(attune?.tokensPerSecond, ok('langchain')?.tokensPerSecond),
+      },
+    };
+    const overRaw = ratios.attuneOverRaw.chunksPerSecond;
+    const overPeer = ratio(attune?.chunksPerSecond, fasterPeer?.chunksPerSecond);
+    corpora[name] = {
+      source,
+      documents: Math.min(cap ?? lines.length, lines.length),
+      documentsInCorpus: lines.length,
+      results,
+      ratios,
+      targets: {
+        attuneAtLeast90PercentOfRaw: { ratio: overRaw, met: overRaw !== null && overRaw >= 0.9 },
+        attuneAtLeastTwiceFasterPeer: {
+          fasterPeer: fasterPeer?.pipeline ?? null,
+          ratio: overPeer,
+          met: overPeer !== null && overPeer >= 2,
+        },
+      },
+    };
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const versions = Object.fromEntries(
+  ['llamaindex', '@langchain/core', '@langchain/classic', '@langchain/textsplitters', 'node-llama-cpp'].map(
+    (pkg) => [
+      pkg,
+      (JSON.parse(readFileSync(join('node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
+        .version,
+    ],
+  ),
+);
+const path = writeResult('ingest', {
+  command: `npx tsx bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(),
+  limits,
+  embeddingModel: 'all-minilm-l6-v2 (GGUF f16, node-llama-cpp, CPU)',
+  embedBatch: 32,
+  llamaCppThreads: Number(threads),
+  loadAverageAtStart: quiet.load,
+  waitedForQuietSeconds: quiet.waitedSeconds,
+  loadAverageAtEnd: loadAverage(),
+  totalSeconds: Math.round((performance.now() - started) / 1000),
+  versions,
+  corpora,
+});
+console.log(`wrote ${path}`);
