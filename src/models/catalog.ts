@@ -151,9 +151,9 @@ export const builtinCatalog: CatalogEntry[] = [
     convert: {
       kind: 'bert-safetensors-to-gguf',
       output: {
-        name: 'all-MiniLM-L6-v2.f16.gguf',
-        sha256: '97672fd7696d7be25638103f66d9a84ec5e07afc4bb126eed3aa91e3cdb9fe86',
-        size: 46220224,
+        name: 'all-MiniLM-L6-v2.f32.gguf',
+        sha256: '7a10963db8283642aefeda160fff497e60809ebb9cfd9e7a7340ccfb9d896e06',
+        size: 90894784,
       },
     },
     sources: [

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   type ChatHistoryItem,
   getLlama,
@@ -23,7 +24,7 @@ import type {
 } from './model-spec.ts';
 
 export type LlamaCppOptions = {
-  /** CPU threads; 0 lets llama.cpp decide. */
+  /** CPU threads; 0 or unset: one per available core. */
   threads?: number;
   /** Use a GPU when the runtime finds one ('auto'), or never (false). */
   gpu?: 'auto' | false;
@@ -39,7 +40,9 @@ export class LlamaCppProvider {
   readonly #models = new Map<string, Promise<LlamaModel>>();
 
   constructor(options: LlamaCppOptions = {}) {
-    this.#options = options;
+    // llama.cpp's own default can exceed the cores this process may use (it picked 4 on a 2-core
+    // VM), and its spinning threads then slow each other down several times over.
+    this.#options = { ...options, threads: options.threads || availableParallelism() };
   }
 
   llama(): Promise<Llama> {
@@ -89,9 +92,11 @@ export class LlamaCppProvider {
   ): Promise<LlamaCppEmbeddingModel> {
     const model = await this.loadModel(path);
     const maxInputTokens = Math.min(options.maxInputTokens ?? 512, model.trainContextSize);
+    // The context gets the model's whole window: node-llama-cpp keeps a few positions of a context
+    // for itself, so one sized exactly to the input limit would reject the longest inputs.
     const context = await model.createEmbeddingContext({
-      contextSize: maxInputTokens,
-      batchSize: maxInputTokens,
+      contextSize: model.trainContextSize,
+      batchSize: model.trainContextSize,
       ...(this.#options.threads ? { threads: this.#options.threads } : {}),
     });
     return new LlamaCppEmbeddingModel(options.modelId, model, context, maxInputTokens);

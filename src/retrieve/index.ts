@@ -1,0 +1,10 @@
+export {
+  type Evidence,
+  fuse,
+  type Reranker,
+  type RetrievalResult,
+  type RetrieveOptions,
+  Retriever,
+  removeNearDuplicates,
+  type StageScore,
+} from './retriever.ts';

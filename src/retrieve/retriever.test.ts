@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../config/index.ts';
+import { KnowledgeBase } from '../knowledge/index.ts';
+import type { Models } from '../models/models.ts';
+import { testModels } from '../models/testing.ts';
+import type { SearchHit, StoredChunk } from '../store/index.ts';
+import { fuse, Retriever, removeNearDuplicates } from './retriever.ts';
+
+type Question = { id: string; question: string; answerable: boolean; gold_doc_ids: string[] };
+const data = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'squad2-dev');
+const readJsonl = <T>(file: string) =>
+  readFileSync(join(data, file), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+
+describe('Retriever on a squad2-dev slice (real embeddings, LanceDB)', () => {
+  let models: Models;
+  let kb: KnowledgeBase;
+  let retriever: Retriever;
+  const work = mkdtempSync(join(tmpdir(), 'attune-retrieve-'));
+  // Three whole articles: enough neighbours that retrieval has to discriminate.
+  const articles = ['Normans', 'Amazon_rainforest', 'Oxygen'];
+  const corpus = readJsonl<{ id: string; title: string; text: string }>('corpus.jsonl').filter((d) =>
+    articles.some((a) => d.id.startsWith(`${a}#`)),
+  );
+  const questions = readJsonl<Question>('questions.jsonl')
+    .filter((q) => q.answerable && corpus.some((d) => d.id === q.gold_doc_ids[0]))
+    .filter((_, i) => i % 7 === 0)
+    .slice(0, 30);
+
+  before(async () => {
+    models = await testModels();
+    const dir = join(work, 'squad');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'paragraphs.jsonl'), corpus.map((d) => JSON.stringify(d)).join('\n'));
+    // One restricted document that would otherwise answer the probe question best.
+    writeFileSync(
+      join(dir, 'secret.md'),
+      '# Board minutes\n\nThe Normans secret budget for 2027 is 4.2 million euros.\n',
+    );
+    writeFileSync(join(dir, 'secret.md.acl.json'), JSON.stringify({ public: false, groups: ['board'] }));
+    const config = loadConfig({ cwd: work, env: { ...process.env, ATTUNE_DIR: join(work, '.attune') } });
+    kb = await KnowledgeBase.open(config, models);
+    const summary = await kb.sync([dir]);
+    assert.equal(summary.failed, 0);
+    retriever = new Retriever({ store: kb.store, embedder: await models.embedding() });
+  });
+  after(async () => {
+    await kb.close();
+    await models.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const goldId = (q: Question) => `squad/paragraphs.jsonl#${q.gold_doc_ids[0]}`;
+
+  it('finds the gold paragraph in the top 5 for most questions, with every stage recorded', async () => {
+    let hits = 0;
+    for (const q of questions) {
+      const result = await retriever.retrieve(q.question, { principal: { user: 'u', groups: [] }, k: 5 });
+      assert.ok(result.evidence.length <= 5);
+      if (result.evidence.some((e) => e.document.id === goldId(q))) hits++;
+      for (const e of result.evidence) {
+        assert.ok(e.stages.dense || e.stages.text, 'each piece of evidence came from a search');
+        assert.equal(e.stages.fused.rank, e.rank);
+        assert.ok(e.chunk.version >= 1);
+      }
+    }
+    const recall = hits / questions.length;
+    console.log(`recall@5 on ${questions.length} squad2-dev questions: ${recall.toFixed(2)}`);
+    assert.ok(recall >= 0.7, `recall@5 ${recall}`);
+  });
+
+  it('never returns evidence the principal may not read', async () => {
+    const q = 'What is the Normans secret budget for 2027?';
+    const outsider = await retriever.retrieve(q, { principal: { user: 'u', groups: ['staff'] }, k: 10 });
+    assert.ok(outsider.evidence.every((e) => e.document.id !== 'squad/secret.md'));
+    const board = await retriever.retrieve(q, { principal: { user: 'b', groups: ['board'] }, k: 3 });
+    assert.equal(board.evidence[0]!.document.id, 'squad/secret.md');
+  });
+
+  it('caches query embeddings', async () => {
+    const embedder = await models.embedding();
+    let calls = 0;
+    const counting = new Retriever({
+      store: kb.store,
+      embedder: {
+        ...embedder,
+        doEmbed: (o) => {
+          calls += 1;
+          return embedder.doEmbed(o);
+        },
+      } as typeof embedder,
+    });
+    await counting.retrieve('Who ruled the Normans?', { principal: { user: 'u', groups: [] } });
+    await counting.retrieve('Who ruled the Normans?', { principal: { user: 'u', groups: [] } });
+    assert.equal(calls, 1);
+  });
+});
+
+describe('fusion and de-duplication', () => {
+  const chunk = (id: string, text = id): StoredChunk => ({
+    id,
+    docId: id,
+    ordinal: 0,
+    text,
+    headingPath: [],
+    tokenCount: 1,
+    version: 1,
+    contentHash: id,
+  });
+  const hit = (id: string, rank: number, text?: string): SearchHit => ({
+    chunk: chunk(id, text),
+    document: { id, source: id, title: id, metadata: {}, version: 1 },
+    score: 1 / rank,
+    rank,
+  });
+
+  it('ranks a chunk found by both searches above ones found by one', () => {
+    const fused = fuse([hit('a', 1), hit('b', 2)], [hit('b', 1), hit('c', 2)], 60, {});
+    assert.deepEqual(
+      fused.map((e) => e.chunk.id),
+      ['b', 'a', 'c'],
+    );
+    assert.equal(fused[0]!.stages.dense!.rank, 2);
+    assert.equal(fused[0]!.stages.text!.rank, 1);
+    const textHeavy = fuse([hit('a', 1)], [hit('c', 1)], 60, { text: 2 });
+    assert.equal(textHeavy[0]!.chunk.id, 'c');
+  });
+
+  it('drops a near-copy of a better-ranked chunk', () => {
+    const fused = fuse(
+      [
+        hit('a', 1, 'The refund window is 30 days for annual plans.'),
+        hit('b', 2, 'the refund window is 30 days for annual plans'),
+      ],
+      [hit('c', 1, 'Support hours are weekdays.')],
+      60,
+      {},
+    );
+    const kept = removeNearDuplicates(fused, 0.9).map((e) => e.chunk.id);
+    assert.ok(kept.includes('a') && kept.includes('c') && !kept.includes('b'));
+  });
+});
