@@ -12,7 +12,7 @@ const data = join(import.meta.dirname, '..', '..', 'shared', 'data', 'squad2-dev
 const n = Number(process.argv[2] ?? 60);
 const candidates = process.argv.slice(3).length
   ? process.argv.slice(3)
-  : ['smollm2-135m-instruct', 'gemma3-270m-it'];
+  : ['smollm2-135m-instruct', 'gemma3-270m'];
 
 type Q = { id: string; question: string; answers: string[]; answerable: boolean; gold_doc_ids: string[] };
 const corpus = new Map<string, string>();

@@ -108,10 +108,13 @@ export const builtinCatalog: CatalogEntry[] = [
     ],
   },
   {
-    name: 'gemma3-270m-it',
+    name: 'gemma3-270m',
     task: 'chat',
     format: 'gguf',
-    description: 'Gemma 3 270M instruction-tuned, Q4_K_M GGUF. Gemma Terms of Use apply.',
+    // The only Gemma GGUF shipped on PyPI is converted from google/gemma-3-270m, the pretrained
+    // model, not the -it one: it continues text rather than following chat turns (docs/models.md).
+    description:
+      'Gemma 3 270M pretrained (not instruction-tuned), Q4_K_M GGUF. A base for fine-tuning. Gemma Terms of Use apply.',
     licence: 'Gemma Terms of Use',
     contextSize: 32768,
     files: [

@@ -146,7 +146,10 @@ export class LlamaCppChatModel implements ChatModel {
   readonly #llama: Llama;
   readonly #threads: number | undefined;
   /** One context per adapter set: llama.cpp applies LoRA per context. */
-  readonly #contexts = new Map<string, { context: Promise<LlamaContext>; mutex: Mutex }>();
+  readonly #contexts = new Map<
+    string,
+    { context: Promise<LlamaContext>; session: Promise<LlamaChatSession>; mutex: Mutex }
+  >();
 
   constructor(modelId: string, model: LlamaModel, llama: Llama, contextSize: number, threads?: number) {
     this.modelId = modelId;
@@ -185,7 +188,14 @@ export class LlamaCppChatModel implements ChatModel {
             { cause: error },
           );
         });
-      entry = { context, mutex: new Mutex() };
+      // One sequence and chat session for the context's life; each call replaces the history.
+      // A session per call cost about a second of set-up before the first token, and getting and
+      // disposing a sequence per call leaked it for Gemma 3 ("No sequences left").
+      const session = context.then(
+        (c) => new LlamaChatSession({ contextSequence: c.getSequence(), autoDisposeSequence: false }),
+      );
+      session.catch(() => undefined);
+      entry = { context, session, mutex: new Mutex() };
       this.#contexts.set(key, entry);
     }
     return entry;
@@ -216,16 +226,15 @@ export class LlamaCppChatModel implements ChatModel {
     const grammar = options.jsonSchema
       ? await this.#llama.createGrammarForJsonSchema(assertSchemaSupported(options.jsonSchema) as never)
       : undefined;
-    const { context, mutex } = this.#contextFor(options.adapter);
+    const { session: sessionPromise, mutex } = this.#contextFor(options.adapter);
     const release = await mutex.lock();
     const started = performance.now();
     let firstTokenAt: number | undefined;
     try {
-      const ctx = await context;
-      const sequence = ctx.getSequence();
+      const session = await sessionPromise;
+      const sequence = session.sequence;
       const before = sequence.tokenMeter.getState();
-      const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
-      try {
+      {
         const history: ChatHistoryItem[] = messages
           .slice(0, -1)
           .map((m) =>
@@ -256,13 +265,16 @@ export class LlamaCppChatModel implements ChatModel {
           text: meta.responseText,
           finishReason,
           usage: {
-            inputTokens: after.usedInputTokens - before.usedInputTokens,
+            // The meter counts only evaluated tokens, and a prompt prefix already in the sequence
+            // is reused without evaluation; the prompt's size is what is in context minus the answer.
+            inputTokens: Math.max(
+              0,
+              sequence.contextTokens.length - (after.usedOutputTokens - before.usedOutputTokens),
+            ),
             outputTokens: after.usedOutputTokens - before.usedOutputTokens,
           },
           timeToFirstTokenMs: firstTokenAt === undefined ? undefined : firstTokenAt - started,
         };
-      } finally {
-        session.dispose({ disposeSequence: true });
       }
     } finally {
       release();
