@@ -2,7 +2,8 @@
 // model, embeddings/s for the default embedding model, each through Attune and through
 // node-llama-cpp directly, interleaved in the same run. Target: ratio (Attune/raw) ≥ 0.95.
 // Run: npm run bench:models   (writes bench/results/models.json)
-import { getLlama, LlamaChatSession, LlamaLogLevel } from 'node-llama-cpp';
+import { availableParallelism } from 'node:os';
+import { LlamaChatSession } from 'node-llama-cpp';
 import { loadConfig } from '../src/config/index.ts';
 import { Models } from '../src/models/models.ts';
 import { writeResult } from './bench-env.ts';
@@ -26,9 +27,14 @@ const chat = await models.chat();
 const embedder = await models.embedding();
 
 // The raw runtime, loaded the same way but used without any Attune code in between.
-const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+// The same runtime instance Attune uses: a second instance would bring a second thread pool.
+const llama = await models.runtime.llama();
 const rawModel = await llama.loadModel({ modelPath: models.cache.resolve(config.models.chat) });
-const rawContext = await rawModel.createContext({ contextSize: chat.contextSize, sequences: 1 });
+const rawContext = await rawModel.createContext({
+  contextSize: chat.contextSize,
+  sequences: 1,
+  threads: availableParallelism(),
+});
 const rawEmbModel = await llama.loadModel({ modelPath: models.cache.resolve(config.models.embedding) });
 const rawEmb = await rawEmbModel.createEmbeddingContext({
   contextSize: embedder.maxInputTokens,
@@ -51,14 +57,18 @@ async function attuneChat(prompt: string) {
   const t1 = performance.now();
   return { ttft: (first ?? t1) - t0, tokensPerSecond: tokens / ((t1 - (first ?? t0)) / 1000 || 1), tokens };
 }
+// The raw path holds one session, as node-llama-cpp's docs do, and resets its history per prompt.
+const rawSession = new LlamaChatSession({
+  contextSequence: rawContext.getSequence(),
+  autoDisposeSequence: false,
+});
 async function rawChat(prompt: string) {
-  const sequence = rawContext.getSequence();
-  const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
-  session.setChatHistory([]);
+  const sequence = rawSession.sequence;
+  rawSession.setChatHistory([]);
   const before = sequence.tokenMeter.getState();
   const t0 = performance.now();
   let first: number | undefined;
-  await session.prompt(prompt, {
+  await rawSession.prompt(prompt, {
     maxTokens,
     temperature: 0,
     onTextChunk: () => {
@@ -67,7 +77,6 @@ async function rawChat(prompt: string) {
   });
   const t1 = performance.now();
   const tokens = sequence.tokenMeter.getState().usedOutputTokens - before.usedOutputTokens;
-  session.dispose({ disposeSequence: true });
   return { ttft: (first ?? t1) - t0, tokensPerSecond: tokens / ((t1 - (first ?? t0)) / 1000 || 1), tokens };
 }
 async function attuneEmbed() {
@@ -77,15 +86,17 @@ async function attuneEmbed() {
 }
 async function rawEmbed() {
   const t0 = performance.now();
-  for (const s of sentences) await rawEmb.getEmbeddingFor(s);
+  for (const s of sentences) await rawEmb.getEmbeddingFor(rawEmbModel.tokenize(s));
   return sentences.length / ((performance.now() - t0) / 1000);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const a = { ttft: [] as number[], tps: [] as number[], eps: [] as number[] };
 const r = { ttft: [] as number[], tps: [] as number[], eps: [] as number[] };
+console.error('warming up');
 await attuneChat(prompts[0]!); // warm-up both paths
 await rawChat(prompts[0]!);
+console.error('warm');
 for (let i = 0; i < rounds; i++) {
   for (const p of prompts) {
     // Alternate which goes first so drift in machine speed hits both sides alike.
@@ -93,6 +104,9 @@ for (let i = 0; i < rounds; i++) {
     const x = order ? await attuneChat(p) : await rawChat(p);
     const y = order ? await rawChat(p) : await attuneChat(p);
     const [att, raw] = order ? [x, y] : [y, x];
+    console.error(
+      `round ${i + 1} prompt ${prompts.indexOf(p) + 1}: attune ${att.tokensPerSecond.toFixed(1)} tok/s, raw ${raw.tokensPerSecond.toFixed(1)} tok/s`,
+    );
     a.ttft.push(att.ttft);
     a.tps.push(att.tokensPerSecond);
     r.ttft.push(raw.ttft);
@@ -129,4 +143,3 @@ const result = {
 console.log(JSON.stringify(result, null, 2));
 console.log(`written ${writeResult('models', result)}`);
 await models.dispose();
-await llama.dispose();
