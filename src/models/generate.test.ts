@@ -15,18 +15,7 @@ import type { Models } from './models.ts';
 import { createOpenAICompatible } from './openai-compatible-provider.ts';
 import { startOpenAITestServer } from './openai-test-server.ts';
 import { testModels } from './testing.ts';
-
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
+import { cosineSimilarity } from './vector-math.ts';
 
 describe('generate wrappers with real local models', () => {
   let models: Models;
@@ -140,10 +129,10 @@ describe('generate wrappers with real local models', () => {
     const { embeddings } = await embedMany({ model: embedder, values: pairs.flat() });
     assert.equal(embeddings.length, 10);
     for (let i = 0; i < pairs.length; i++) {
-      const paraphrase = cosine(embeddings[2 * i]!, embeddings[2 * i + 1]!);
+      const paraphrase = cosineSimilarity(embeddings[2 * i]!, embeddings[2 * i + 1]!);
       for (let j = 0; j < pairs.length; j++) {
         if (j === i) continue;
-        const unrelated = cosine(embeddings[2 * i]!, embeddings[2 * j + 1]!);
+        const unrelated = cosineSimilarity(embeddings[2 * i]!, embeddings[2 * j + 1]!);
         assert.ok(
           paraphrase > unrelated,
           `pair ${i}: paraphrase ${paraphrase} <= unrelated ${unrelated} (${j})`,
@@ -152,7 +141,7 @@ describe('generate wrappers with real local models', () => {
     }
     const single = await embed({ model: embedder, value: pairs[0][0] });
     assert.equal(single.embedding.length, 384);
-    assert.ok(cosine(single.embedding, embeddings[0]!) > 0.9999);
+    assert.ok(cosineSimilarity(single.embedding, embeddings[0]!) > 0.9999);
     assert.ok(single.usage.tokens > 0);
   });
 

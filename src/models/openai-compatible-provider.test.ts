@@ -6,18 +6,7 @@ import type { Models } from './models.ts';
 import { createOpenAICompatible, ModelServerError, serverSentEvents } from './openai-compatible-provider.ts';
 import { type OpenAITestServer, startOpenAITestServer } from './openai-test-server.ts';
 import { testModels } from './testing.ts';
-
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
+import { cosineSimilarity } from './vector-math.ts';
 
 const question = [{ role: 'user' as const, content: 'Name one colour of the sky.' }];
 
@@ -133,7 +122,7 @@ describe('OpenAI-compatible provider against a local server backed by real model
     assert.equal(remote.dimensions, 384);
     assert.equal(result.embeddings.length, 3);
     for (const [i, vector] of result.embeddings.entries())
-      assert.ok(cosine(vector, direct.embeddings[i]!) > 0.999);
+      assert.ok(cosineSimilarity(vector, direct.embeddings[i]!) > 0.999);
     assert.equal(result.usage.tokens, direct.usage.tokens);
   });
 

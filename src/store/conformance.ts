@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Acl, Document } from '../ingest/document.ts';
+import { cosineSimilarity } from '../models/vector-math.ts';
 import type { EmbeddedChunk, EmbeddingModelInfo, KnowledgeStore, MetadataValue } from './knowledge-store.ts';
 import type { Principal } from './principal.ts';
 
@@ -459,11 +460,13 @@ export function runKnowledgeStoreConformance(
           const planted = all[Math.floor(random() * all.length)]!;
           const query = planted.vector.map((x) => x + (random() - 0.5) * 1e-3);
           const exact = all.reduce((best, candidate) =>
-            cosine(candidate.vector, query) > cosine(best.vector, query) ? candidate : best,
+            cosineSimilarity(candidate.vector, query) > cosineSimilarity(best.vector, query)
+              ? candidate
+              : best,
           );
           const [hit] = await store.denseSearch(query, { k: 5, principal: admin });
           assert.equal(`${hit?.chunk.docId}#${hit?.chunk.ordinal}`, `${exact.docId}#${exact.ordinal}`);
-          assert.ok(Math.abs((hit?.score ?? 0) - cosine(exact.vector, query)) < 1e-3);
+          assert.ok(Math.abs((hit?.score ?? 0) - cosineSimilarity(exact.vector, query)) < 1e-3);
         }
       }),
     );
@@ -525,18 +528,6 @@ function mix(i: number, j: number, weight: number): number[] {
 
 function scale(vector: number[], factor: number): number[] {
   return vector.map((x) => x * factor);
-}
-
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 /** Small seeded PRNG, so the large case is the same on every run. */
