@@ -177,9 +177,13 @@ export class KnowledgeBase {
     const embedder = await this.#models.embedding(this.#embeddingName);
     const tokenizer = await this.#models.tokenizer(this.#embeddingName);
     const pending: { document: Document; chunks: Chunk[]; existed: boolean }[] = [];
+    // One listing instead of a lookup per document: at ingest scale the per-document queries
+    // cost more than the comparison itself.
+    const storedDocs = await listAll(this.store);
+    const storedHashes = new Map(storedDocs.map((d) => [d.id, d.contentHash]));
     for (const document of documents) {
-      const stored = await this.store.getDocument(document.id, admin);
-      if (stored?.contentHash === document.contentHash) {
+      const storedHash = storedHashes.get(document.id);
+      if (storedHash === document.contentHash) {
         summary.unchanged++;
         continue;
       }
@@ -188,9 +192,9 @@ export class KnowledgeBase {
         maxTokens: chunkTokensFor(this.#config, embedder),
         overlapTokens: this.#config.ingest.overlapTokens,
       });
-      pending.push({ document, chunks, existed: stored !== undefined });
+      pending.push({ document, chunks, existed: storedHash !== undefined });
     }
-    const toRemove = removeMissing ? await this.#vanished(sources, seen) : [];
+    const toRemove = removeMissing ? this.#vanished(sources, seen, storedDocs) : [];
     if (pending.length === 0 && toRemove.length === 0) {
       summary.version = (await this.store.currentVersion())?.number;
       summary.durationMs = performance.now() - started;
@@ -369,7 +373,7 @@ export class KnowledgeBase {
   }
 
   /** Stored documents that belong to these sources but were not seen in this run. */
-  async #vanished(sources: string[], seen: Set<string>): Promise<string[]> {
+  #vanished(sources: string[], seen: Set<string>, stored: StoredDocument[]): string[] {
     const prefixes = sources.map((s) => {
       if (isUrl(s)) return { exact: s.replace(/#.*$/, '') };
       const abs = resolve(s);
@@ -377,7 +381,7 @@ export class KnowledgeBase {
       return { prefix: rel };
     });
     const out: string[] = [];
-    for (const doc of await listAll(this.store)) {
+    for (const doc of stored) {
       if (seen.has(doc.id)) continue;
       const belongs = prefixes.some((p) =>
         'exact' in p
