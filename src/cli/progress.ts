@@ -7,6 +7,7 @@ import cliProgress from 'cli-progress';
 export class ProgressBars {
   readonly #multi: cliProgress.MultiBar | undefined;
   readonly #bars = new Map<string, cliProgress.SingleBar>();
+  readonly #startedAt = new Map<string, number>();
   readonly #lastLine = new Map<string, number>();
   readonly #enabled: boolean;
 
@@ -30,8 +31,8 @@ export class ProgressBars {
 
   update(key: string, label: string, value: number, total: number, unit = ''): void {
     if (!this.#enabled) return;
-    const started = this.#lastLine.get(`${key}:t0`) ?? Date.now();
-    this.#lastLine.set(`${key}:t0`, started);
+    const started = this.#startedAt.get(key) ?? Date.now();
+    this.#startedAt.set(key, started);
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
     const rate = formatNumber(value / seconds);
     if (this.#multi) {

@@ -103,13 +103,7 @@ export class LlamaCppProvider {
   }
 
   async tokenizer(path: string, modelId: string): Promise<Tokenizer> {
-    const model = await this.loadModel(path);
-    return {
-      modelId,
-      encode: (text) => [...model.tokenize(text)],
-      decode: (tokens) => model.detokenize(tokens as never),
-      countTokens: (text) => model.tokenize(text).length,
-    };
+    return llamaTokenizer(await this.loadModel(path), modelId);
   }
 
   async dispose(): Promise<void> {
@@ -118,6 +112,15 @@ export class LlamaCppProvider {
     if (this.#llama) await (await this.#llama).dispose();
     this.#llama = undefined;
   }
+}
+
+function llamaTokenizer(model: LlamaModel, modelId: string): Tokenizer {
+  return {
+    modelId,
+    encode: (text) => [...model.tokenize(text)],
+    decode: (tokens) => model.detokenize(tokens as never),
+    countTokens: (text) => model.tokenize(text).length,
+  };
 }
 
 /** Runs one generation at a time per context: a context holds one sequence. */
@@ -160,12 +163,7 @@ export class LlamaCppChatModel implements ChatModel {
   }
 
   get tokenizer(): Tokenizer {
-    return {
-      modelId: this.modelId,
-      encode: (text) => [...this.#model.tokenize(text)],
-      decode: (tokens) => this.#model.detokenize(tokens as never),
-      countTokens: (text) => this.#model.tokenize(text).length,
-    };
+    return llamaTokenizer(this.#model, this.modelId);
   }
 
   #contextFor(adapter: ChatCallOptions['adapter']) {

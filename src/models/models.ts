@@ -1,5 +1,5 @@
 import type { AttuneConfig } from '../config/index.ts';
-import { ModelCatalog } from './catalog.ts';
+import { type CatalogEntry, ModelCatalog } from './catalog.ts';
 import { LlamaCppProvider } from './llama-cpp-provider.ts';
 import { ModelCache } from './model-cache.ts';
 import { AttuneError } from './model-error.ts';
@@ -33,42 +33,31 @@ export class Models {
   }
 
   chat(name = this.#config.models.chat): Promise<ChatModel> {
-    let model = this.#chat.get(name);
-    if (!model) {
-      model = (async () => {
-        const path = this.cache.resolve(name);
-        const entry = this.catalog.has(name) ? this.catalog.get(name) : undefined;
-        if (entry && entry.task !== 'chat')
-          throw new AttuneError(`Model "${name}" is a ${entry.task} model, not chat.`);
-        return this.runtime.chatModel(path, {
-          modelId: name,
-          contextSize: Math.min(entry?.contextSize ?? 4096, 4096),
-        });
-      })();
-      model.catch(() => this.#chat.delete(name));
-      this.#chat.set(name, model);
-    }
-    return model;
+    return loadOnce(this.#chat, name, async () => {
+      const entry = this.#entryFor(name, 'chat', 'chat');
+      return this.runtime.chatModel(this.cache.resolve(name), {
+        modelId: name,
+        contextSize: Math.min(entry?.contextSize ?? 4096, 4096),
+      });
+    });
   }
 
   embedding(name = this.#config.models.embedding): Promise<EmbeddingModel> {
-    let model = this.#embedding.get(name);
-    if (!model) {
-      model = (async () => {
-        const path = this.cache.resolve(name);
-        const entry = this.catalog.has(name) ? this.catalog.get(name) : undefined;
-        if (entry && entry.task !== 'embedding') {
-          throw new AttuneError(`Model "${name}" is a ${entry.task} model, not an embedding model.`);
-        }
-        return this.runtime.embeddingModel(path, {
-          modelId: name,
-          maxInputTokens: entry?.contextSize ?? 512,
-        });
-      })();
-      model.catch(() => this.#embedding.delete(name));
-      this.#embedding.set(name, model);
-    }
-    return model;
+    return loadOnce(this.#embedding, name, async () => {
+      const entry = this.#entryFor(name, 'embedding', 'an embedding model');
+      return this.runtime.embeddingModel(this.cache.resolve(name), {
+        modelId: name,
+        maxInputTokens: entry?.contextSize ?? 512,
+      });
+    });
+  }
+
+  /** The catalog entry (none for a bare .gguf path), refused when it is a model for another task. */
+  #entryFor(name: string, task: CatalogEntry['task'], what: string): CatalogEntry | undefined {
+    const entry = this.catalog.has(name) ? this.catalog.get(name) : undefined;
+    if (entry && entry.task !== task)
+      throw new AttuneError(`Model "${name}" is a ${entry.task} model, not ${what}.`);
+    return entry;
   }
 
   /** The model's own tokenizer, without creating an inference context. */
@@ -81,4 +70,15 @@ export class Models {
     this.#embedding.clear();
     await this.runtime.dispose();
   }
+}
+
+/** Loads each name once; a failed load is forgotten so the next call can try again. */
+function loadOnce<T>(cache: Map<string, Promise<T>>, name: string, load: () => Promise<T>): Promise<T> {
+  let model = cache.get(name);
+  if (!model) {
+    model = load();
+    model.catch(() => cache.delete(name));
+    cache.set(name, model);
+  }
+  return model;
 }
