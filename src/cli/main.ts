@@ -1,7 +1,10 @@
 import { Command } from 'commander';
 import { AttuneError } from '../models/model-error.ts';
+import { registerAskCommands } from './ask-command.ts';
 import { CliContext } from './cli-context.ts';
+import { registerDatasetCommands } from './dataset-command.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
+import { registerFinetuneCommands } from './finetune-command.ts';
 import { registerKnowledgeCommands } from './knowledge-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 
@@ -37,6 +40,9 @@ export async function main(argv: string[]): Promise<number> {
   registerModelsCommand(program, context);
   registerDoctorCommand(program, context);
   registerKnowledgeCommands(program, context);
+  registerAskCommands(program, context);
+  registerDatasetCommands(program, context);
+  registerFinetuneCommands(program, context);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
