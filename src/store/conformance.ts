@@ -333,6 +333,157 @@ export function runKnowledgeStoreConformance(
     );
 
     it(
+      'writes a batch of documents, each with its own result, in order',
+      withStore(async (store) => {
+        const a = doc('batch/a.md');
+        const b = doc('batch/b.md', { text: 'b old' });
+        const c = doc('batch/c.md', { metadata: { dept: 'hr' } });
+        const first = await store.upsertDocuments(
+          [
+            { document: b, chunks: chunksFor(b, ['bison old one', 'bison old two'], [1, 2]) },
+            { document: a, chunks: chunksFor(a, ['aardvark'], [0]) },
+            { document: c, chunks: chunksFor(c, ['cobra'], [3]) },
+          ],
+          1,
+        );
+        assert.deepEqual(first, [
+          { status: 'added', version: 1 },
+          { status: 'added', version: 1 },
+          { status: 'added', version: 1 },
+        ]);
+        await store.commitVersion(summary());
+        assert.deepEqual(await store.upsertDocuments([], 2), []);
+
+        const changedB = doc('batch/b.md', { text: 'b new', title: 'B2' });
+        const d = doc('batch/d.md');
+        const second = await store.upsertDocuments(
+          [
+            { document: a, chunks: chunksFor(a, ['aardvark'], [0]) },
+            { document: changedB, chunks: chunksFor(changedB, ['bison new'], [4]) },
+            { document: d, chunks: chunksFor(d, ['dingo one', 'dingo two'], [5, 6]) },
+            // Same content hash, other chunks (a re-chunk): written, as upsertDocument would.
+            { document: c, chunks: chunksFor(c, ['cobra', 'cobra again'], [3, 7]) },
+          ],
+          2,
+        );
+        assert.deepEqual(
+          second.map((r) => [r.status, r.version]),
+          [
+            ['unchanged', 1],
+            ['changed', 2],
+            ['added', 2],
+            ['changed', 2],
+          ],
+        );
+        await store.commitVersion(summary());
+        assert.deepEqual(
+          (await store.listDocuments(admin)).map((x) => [x.id, x.version, x.chunkCount]),
+          [
+            ['batch/a.md', 1, 1],
+            ['batch/b.md', 2, 1],
+            ['batch/c.md', 2, 2],
+            ['batch/d.md', 2, 2],
+          ],
+        );
+        assert.equal((await store.getDocument('batch/b.md', admin))?.title, 'B2');
+        assert.deepEqual(await store.textSearch('bison old', { k: 10, principal: admin }).then(texts), [
+          'bison new',
+        ]);
+        assert.deepEqual(
+          (await store.denseSearch(unit(1), { k: 10, principal: admin })).filter((h) => h.score > 0.5),
+          [],
+          'the old state of b is gone from dense search',
+        );
+        assert.deepEqual(
+          (await store.denseSearch(unit(3), { k: 10, principal: admin, filter: { dept: 'hr' } })).map(
+            (h) => h.chunk.text,
+          ),
+          ['cobra', 'cobra again'],
+        );
+        // Every document of a batch keeps its own history.
+        assert.deepEqual(
+          (await store.documentAt('batch/b.md', 1, admin))?.chunks.map((x) => x.text),
+          ['bison old one', 'bison old two'],
+        );
+        assert.deepEqual(
+          (await store.documentAt('batch/b.md', 2, admin))?.chunks.map((x) => x.text),
+          ['bison new'],
+        );
+        assert.equal(await store.documentAt('batch/d.md', 1, admin), undefined);
+        assert.deepEqual(
+          (await store.documentAt('batch/a.md', 2, admin))?.chunks.map((x) => x.text),
+          ['aardvark'],
+        );
+      }),
+    );
+
+    it(
+      'rejects a malformed batch as a whole, with nothing written',
+      withStore(async (store) => {
+        const good = doc('good.md');
+        const bad = doc('bad.md');
+        const goodWrite = { document: good, chunks: chunksFor(good, ['fine text'], [0]) };
+        await assert.rejects(
+          store.upsertDocuments(
+            [goodWrite, { document: bad, chunks: [{ ...chunksFor(bad, ['x'], [1])[0]!, vector: [1, 0] }] }],
+            1,
+          ),
+          /32-d/,
+        );
+        await assert.rejects(
+          store.upsertDocuments(
+            [goodWrite, { document: bad, chunks: [{ ...chunksFor(bad, ['x'], [1])[0]!, docId: 'good.md' }] }],
+            1,
+          ),
+          /belongs/,
+        );
+        await assert.rejects(store.upsertDocuments([goodWrite, goodWrite], 1), /twice/);
+        await assert.rejects(store.upsertDocuments([goodWrite], 3), /pending version 1/);
+        await assert.rejects(store.deleteDocuments(['good.md'], 3), /pending version 1/);
+        assert.deepEqual(await store.listDocuments(admin), []);
+        assert.deepEqual(await store.textSearch('fine', { k: 10, principal: admin }), []);
+        assert.deepEqual(await store.upsertDocuments([goodWrite], 1), [{ status: 'added', version: 1 }]);
+      }),
+    );
+
+    it(
+      'deletes a batch of documents, each with its own result',
+      withStore(async (store) => {
+        const ids = ['del/a.md', 'del/b.md', 'del/c.md'];
+        await store.upsertDocuments(
+          ids.map((id, i) => {
+            const d = doc(id);
+            return { document: d, chunks: chunksFor(d, [`walrus ${i}`], [i]) };
+          }),
+          1,
+        );
+        await store.commitVersion(summary());
+        assert.deepEqual(await store.deleteDocuments([], 2), []);
+        // As two calls would: the second request for the same id finds it already gone.
+        assert.deepEqual(await store.deleteDocuments(['del/a.md', 'never.md', 'del/a.md', 'del/c.md'], 2), [
+          true,
+          false,
+          false,
+          true,
+        ]);
+        await store.commitVersion(summary());
+        assert.deepEqual(
+          (await store.listDocuments(admin)).map((d) => d.id),
+          ['del/b.md'],
+        );
+        assert.deepEqual(await store.textSearch('walrus', { k: 10, principal: admin }).then(texts), [
+          'walrus 1',
+        ]);
+        assert.equal(await store.documentAt('del/a.md', 2, admin), undefined);
+        assert.deepEqual(
+          (await store.documentAt('del/c.md', 1, admin))?.chunks.map((c) => c.text),
+          ['walrus 2'],
+        );
+        assert.deepEqual(await store.deleteDocuments(['del/a.md'], 3), [false]);
+      }),
+    );
+
+    it(
       'numbers versions monotonically',
       withStore(async (store) => {
         assert.equal(await store.currentVersion(), undefined);
@@ -510,6 +661,10 @@ function chunksFor(document: Document, texts: string[], vectors: (number | numbe
       vector: typeof vector === 'number' ? unit(vector) : vector,
     };
   });
+}
+
+function texts(hits: { chunk: { text: string } }[]): string[] {
+  return hits.map((h) => h.chunk.text).sort();
 }
 
 function summary() {

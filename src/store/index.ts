@@ -1,5 +1,6 @@
 export type {
   DocumentSnapshot,
+  DocumentWrite,
   EmbeddedChunk,
   EmbeddingModelInfo,
   KbVersion,

@@ -90,6 +90,9 @@ export type UpsertResult = {
   version: number;
 };
 
+/** One document of a batch write: the document and all of its chunks, embedded. */
+export type DocumentWrite = { document: Document; chunks: EmbeddedChunk[] };
+
 export type OptimizeOptions = {
   /**
    * Keep `documentAt` answerable for this many most recent versions; older document states are
@@ -112,10 +115,13 @@ export type OptimizeResult = {
  * backend pushes the ACL (see `canRead`) and metadata filters into its query, so unauthorised
  * rows are never fetched, ranked or counted against `k`.
  *
- * Writes follow one rhythm: `v = await nextVersion()`, then `upsertDocument`/`deleteDocument`
+ * Writes follow one rhythm: `v = await nextVersion()`, then `upsertDocument(s)`/`deleteDocument(s)`
  * with `v`, then `commitVersion` (which returns version `v`). Each document write is atomic and
  * visible at once; a crash before `commitVersion` leaves those writes live, and the next run
  * reuses the same pending number, so its commit covers them.
+ *
+ * The batch forms exist for speed: a backend pays a fixed cost per write (LanceDB: two commits),
+ * so many small documents are written many at a time. They keep the per-document guarantee.
  */
 export interface KnowledgeStore {
   readonly specificationVersion: 'v1';
@@ -138,6 +144,15 @@ export interface KnowledgeStore {
   upsertDocument(document: Document, chunks: EmbeddedChunk[], version: number): Promise<UpsertResult>;
   /** Returns false if there was no such (live) document. */
   deleteDocument(id: string, version: number): Promise<boolean>;
+  /**
+   * `upsertDocument` for many documents at a constant cost per call, not per document. Results
+   * are in the order of `writes`. After a crash at any moment each document is entirely old or
+   * entirely new. The batch is validated as a whole first: one malformed document, or one id
+   * given twice, rejects it with nothing written.
+   */
+  upsertDocuments(writes: DocumentWrite[], version: number): Promise<UpsertResult[]>;
+  /** `deleteDocument` for many ids at a constant cost per call; results in the order of `ids`. */
+  deleteDocuments(ids: string[], version: number): Promise<boolean[]>;
 
   getDocument(id: string, principal: Principal): Promise<StoredDocument | undefined>;
   /** Ordered by id. */

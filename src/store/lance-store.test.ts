@@ -122,17 +122,19 @@ describe('LanceDB store: crashes, locks, reopening', () => {
   it('survives kill -9 at arbitrary moments of a write loop', async (t) => {
     const dir = join(await tempDir(), '.attune');
     const docCount = 12;
-    // Cycles 0 and 2 kill at whatever moment a timer hits; cycle 1 aims at the window between a
-    // write's two commits, the moment the design exists for.
-    for (let cycle = 0; cycle < 3; cycle++) {
-      const aimed = cycle === 1;
-      const child = startWriter(dir, aimed ? 'loop-slow' : 'loop', docCount);
-      const target = docCount + 5 + cycle * 7;
+    // Cycles 0, 2 and 3 kill at whatever moment a timer hits; cycles 1 and 4 aim at the window
+    // between a write's two commits, the moment the design exists for. Cycles 3 and 4 write in
+    // batches of four documents (upsertDocuments).
+    const modes = ['loop', 'loop-slow', 'loop', 'batch-loop', 'batch-loop-slow'];
+    for (const [cycle, mode] of modes.entries()) {
+      const aimed = mode.endsWith('-slow');
+      const child = startWriter(dir, mode, docCount);
+      const target = docCount + 5 + cycle * 7 + (mode.startsWith('batch') ? 2 : 0);
       await waitForLine(child, (line) => {
         const [what, count] = line.split(' ');
         return (aimed ? what === 'between' : what === 'upserts') && Number(count) >= target;
       });
-      if (!aimed) await new Promise((resolve) => setTimeout(resolve, 7 * cycle + 3));
+      if (!aimed) await new Promise((resolve) => setTimeout(resolve, 7 * (cycle % 3) + 3));
       child.kill('SIGKILL');
       assert.equal((await exited(child)).signal, 'SIGKILL');
 
@@ -198,6 +200,81 @@ describe('LanceDB store: crashes, locks, reopening', () => {
       2,
     );
     assert.equal((await store.getDocument('doc-5', admin))?.title, 'doc-5 round 3');
+    await store.close();
+    entries.close();
+  });
+
+  it('keeps the old state of a whole batch when killed between its two commits', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const docCount = 10;
+    assert.equal((await exited(startWriter(dir, 'once', docCount))).code, 0);
+    // Round 2 in batches of four: doc-0..3, doc-4..7 (holds doc-5, killed), doc-8..9 (never written).
+    const crashing = startWriter(dir, 'crash-in-batch', docCount);
+    assert.equal((await exited(crashing)).signal, 'SIGKILL');
+
+    const entries = await rawEntries(dir);
+    const abandoned = await entries.countRows('published = false');
+    // Four hidden document rows and their chunks: the whole killed batch, none of it live.
+    assert.equal(await entries.countRows("published = false AND kind = 'document'"), 4);
+    const store = await openLanceStore({ dir });
+    await assertWholeDocuments(store, docCount);
+    const rounds = new Map((await store.listDocuments(admin)).map((d) => [d.id, crashRound(d.title)]));
+    for (let i = 0; i < docCount; i++) {
+      assert.equal(
+        rounds.get(`doc-${i}`),
+        i < 4 ? 2 : 1,
+        `doc-${i}: only the batches before the kill are new`,
+      );
+    }
+    assert.deepEqual(
+      (await store.listVersions()).map((v) => v.number),
+      [1],
+    );
+    assert.equal((await store.optimize()).prunedRows, abandoned);
+    await store.close();
+    entries.close();
+  });
+
+  it('keeps every document when killed inside a batch deletion', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const docCount = 6;
+    assert.equal((await exited(startWriter(dir, 'once', docCount))).code, 0);
+    assert.equal((await exited(startWriter(dir, 'crash-in-delete', docCount))).signal, 'SIGKILL');
+    const entries = await rawEntries(dir);
+    assert.equal(
+      await entries.countRows("published = false AND deleted = true AND kind = 'document'"),
+      docCount,
+    );
+    entries.close();
+    const store = await openLanceStore({ dir });
+    await assertWholeDocuments(store, docCount);
+    assert.equal((await store.documentAt('doc-3', 1, admin))?.document.title, 'doc-3 round 1');
+    // The next deletion reuses the pending version and works.
+    assert.deepEqual(await store.deleteDocuments(['doc-0', 'doc-1'], await store.nextVersion()), [
+      true,
+      true,
+    ]);
+    assert.equal((await store.listDocuments(admin)).length, docCount - 2);
+    await store.close();
+  });
+
+  it('writes a batch in two commits however many documents it holds', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const store = await openLanceStore({ dir, embedding: crashEmbedding });
+    const entries = await rawEntries(dir);
+    const batch = (round: number) => Array.from({ length: 30 }, (_, i) => crashDocument(i, round));
+    let before = await entries.version();
+    await store.upsertDocuments(batch(1), 1);
+    assert.equal(await entries.version(), before + 2);
+    before = await entries.version();
+    const results = await store.upsertDocuments(batch(1), 1);
+    assert.ok(results.every((r) => r.status === 'unchanged'));
+    assert.equal(await entries.version(), before, 'an unchanged batch writes nothing');
+    await store.upsertDocuments([...batch(2).slice(0, 10), ...batch(1).slice(10)], 1);
+    assert.equal(await entries.version(), before + 2);
+    before = await entries.version();
+    assert.deepEqual(await store.deleteDocuments(['doc-1', 'doc-2', 'nope'], 1), [true, true, false]);
+    assert.equal(await entries.version(), before + 2);
     await store.close();
     entries.close();
   });

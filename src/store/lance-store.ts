@@ -2,12 +2,14 @@
  * The embedded KnowledgeStore: LanceDB tables in one directory (default `./.attune/`).
  *
  * One `entries` table holds both document rows (`kind = 'document'`) and their chunk rows, each
- * carrying `(doc_id, gen)`: `gen` counts the states a document has been written in. A document row
- * and its chunks are appended together, hidden (`live = false`), in one commit; then ONE update
- * over that document's rows, `SET live = (gen = new)`, swaps the old state out and the new one in.
- * LanceDB commits each statement atomically, so every reader sees the document wholly old or
- * wholly new, and a crash between the two commits leaves only hidden rows behind. Keeping the
- * document row in the same table as its chunks is what makes that single flip possible.
+ * carrying `(doc_id, gen)`: `gen` numbers the states a document has been written in, increasing.
+ * A write appends the document rows and chunks of a batch of documents, hidden (`live = false`),
+ * in one commit, all under one new `gen`; then ONE update over those documents' rows,
+ * `SET live = (gen = new)`, swaps their old states out and the new ones in. LanceDB commits each
+ * statement atomically, so every reader sees the batch wholly old or wholly new, and a crash
+ * between the two commits leaves only hidden rows behind. Keeping the document row in the same
+ * table as its chunks is what makes that single flip possible; a batch costs two commits whether
+ * it holds one document or hundreds.
  *
  * Superseded states stay (live = false, published = true) for `documentAt`; rows of a write that
  * never got flipped (published = false) are removed by `optimize`.
@@ -20,6 +22,7 @@ import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from 'apache
 import type { Acl, Document } from '../ingest/document.ts';
 import type {
   DocumentSnapshot,
+  DocumentWrite,
   EmbeddedChunk,
   EmbeddingModelInfo,
   KbVersion,
@@ -57,12 +60,15 @@ export type LanceStoreOptions = {
   lockTimeoutMs?: number;
   /** Old table versions (LanceDB's own, not KB versions) older than this are deleted by `optimize`. Default 10 min. */
   cleanupOlderThanMs?: number;
-  /** For crash tests: runs after a document's new rows are written and before they are made live. */
-  afterRowsWritten?: (docId: string) => void | Promise<void>;
+  /** For crash tests: runs after a write's new rows are appended and before they are made live. */
+  afterRowsWritten?: (docIds: string[]) => void | Promise<void>;
 };
 
 const SCHEMA_VERSION = '1';
 const DEFAULT_ANN_THRESHOLD = 5000;
+// A batch write's id lists go into SQL IN clauses; larger batches are written in slices of this
+// many documents (each slice atomic as a whole, every document atomic regardless).
+const MAX_BATCH_DOCUMENTS = 500;
 // Probing many partitions and re-ranking a wide candidate set with exact distances keeps the ANN
 // path's top results equal to brute force at the sizes a knowledge base reaches.
 const ANN_NPROBES = 32;
@@ -297,26 +303,73 @@ export class LanceKnowledgeStore implements KnowledgeStore {
   }
 
   async upsertDocument(document: Document, chunks: EmbeddedChunk[], version: number): Promise<UpsertResult> {
-    validateDocument(document, chunks, this.#embedding.dimensions);
+    const [result] = await this.upsertDocuments([{ document, chunks }], version);
+    return result!;
+  }
+
+  async deleteDocument(id: string, version: number): Promise<boolean> {
+    const [deleted] = await this.deleteDocuments([id], version);
+    return deleted!;
+  }
+
+  // A batch costs two commits however many documents it holds: one append of every new row
+  // (hidden) and one flip over all of them. All documents of a slice share one new generation
+  // number, above every generation any of them has had, so the flip is a single condition.
+  async upsertDocuments(writes: DocumentWrite[], version: number): Promise<UpsertResult[]> {
+    const ids = new Set<string>();
+    for (const { document, chunks } of writes) {
+      if (ids.has(document.id)) {
+        throw new InvalidWriteError(
+          `Document ${document.id} appears twice in one batch write.`,
+          'Write each document once per batch: which of its two states should win is not defined.',
+        );
+      }
+      ids.add(document.id);
+      validateDocument(document, chunks, this.#embedding.dimensions);
+    }
     return this.#write(async () => {
       await this.#checkVersion(version);
-      const docId = sqlString(document.id);
-      const headers = await this.#tables.entries
-        .query()
-        .where(`kind = 'document' AND doc_id = ${docId}`)
-        .select(['gen', 'live', 'deleted', 'content_hash', 'chunk_count'])
-        .toArray();
-      const current = headers.find((row) => row.live === true && row.deleted === false);
-      if (current !== undefined && current.content_hash === document.contentHash) {
-        if (await this.#sameChunks(document.id, Number(current.gen), chunks)) {
-          return { status: 'unchanged', version: await this.#liveVersion(document.id) };
-        }
+      const results: UpsertResult[] = [];
+      for (let start = 0; start < writes.length; start += MAX_BATCH_DOCUMENTS) {
+        results.push(...(await this.#upsertSlice(writes.slice(start, start + MAX_BATCH_DOCUMENTS), version)));
       }
-      const gen = headers.reduce((max, row) => Math.max(max, Number(row.gen)), 0) + 1;
-      const now = new Date().toISOString();
+      return results;
+    });
+  }
+
+  async deleteDocuments(ids: string[], version: number): Promise<boolean[]> {
+    return this.#write(async () => {
+      await this.#checkVersion(version);
+      const results: boolean[] = [];
+      for (let start = 0; start < ids.length; start += MAX_BATCH_DOCUMENTS) {
+        results.push(...(await this.#deleteSlice(ids.slice(start, start + MAX_BATCH_DOCUMENTS), version)));
+      }
+      return results;
+    });
+  }
+
+  async #upsertSlice(writes: DocumentWrite[], version: number): Promise<UpsertResult[]> {
+    const states = await this.#documentStates(writes.map((w) => w.document.id));
+    // Same content hash: the chunks decide whether anything changed (a re-chunk with another
+    // tokenizer, say). One query fetches the live chunks of every such document.
+    const sameHash = writes.filter(
+      ({ document }) => states.get(document.id)?.current?.contentHash === document.contentHash,
+    );
+    const liveChunks = await this.#liveChunkKeys(sameHash.map((w) => w.document.id));
+    const unchanged = new Set(
+      sameHash
+        .filter(({ document, chunks }) => sameChunks(liveChunks.get(document.id) ?? [], chunks))
+        .map((w) => w.document.id),
+    );
+    const changed = writes.filter((w) => !unchanged.has(w.document.id));
+    const gen = Math.max(0, ...changed.map((w) => states.get(w.document.id)?.maxGen ?? 0)) + 1;
+    const now = new Date().toISOString();
+    const rows: EntryRow[] = [];
+    for (const { document, chunks } of changed) {
       const documentRow = entryForDocument(document, { gen, version, chunkCount: chunks.length, now });
-      const chunkRows = chunks.map(
-        (chunk): EntryRow => ({
+      rows.push(documentRow);
+      for (const chunk of chunks) {
+        rows.push({
           ...documentRow,
           kind: 'chunk',
           chunk_id: chunk.id,
@@ -327,45 +380,101 @@ export class LanceKnowledgeStore implements KnowledgeStore {
           token_count: chunk.tokenCount,
           chunk_hash: sha256(chunk.text),
           vector: Array.from(chunk.vector),
-        }),
-      );
-      await this.#tables.entries.add([documentRow, ...chunkRows]);
-      await this.#options.afterRowsWritten?.(document.id);
-      await this.#flip(document.id, gen);
+        });
+      }
+    }
+    if (changed.length > 0) {
+      const changedIds = changed.map((w) => w.document.id);
+      await this.#tables.entries.add(rows);
+      await this.#options.afterRowsWritten?.(changedIds);
+      await this.#flip(changedIds, gen);
+    }
+    return writes.map(({ document }): UpsertResult => {
+      const current = states.get(document.id)?.current;
+      if (unchanged.has(document.id)) return { status: 'unchanged', version: current!.version };
       return { status: current === undefined ? 'added' : 'changed', version };
     });
   }
 
-  async deleteDocument(id: string, version: number): Promise<boolean> {
-    return this.#write(async () => {
-      await this.#checkVersion(version);
-      const headers = await this.#tables.entries
-        .query()
-        .where(`kind = 'document' AND doc_id = ${sqlString(id)}`)
-        .select(['gen', 'live', 'deleted'])
-        .toArray();
-      if (!headers.some((row) => row.live === true && row.deleted === false)) return false;
-      const gen = headers.reduce((max, row) => Math.max(max, Number(row.gen)), 0) + 1;
-      // A tombstone state, so documentAt can tell "deleted at version v" from "never existed".
-      const tombstone: EntryRow = {
-        ...entryForDocument(
-          {
-            id,
-            source: '',
-            title: '',
-            metadata: {},
-            acl: { public: false, users: [], groups: [] },
-            contentHash: '',
-          },
-          { gen, version, chunkCount: 0, now: new Date().toISOString() },
-        ),
-        deleted: true,
-      };
-      await this.#tables.entries.add([tombstone]);
-      await this.#options.afterRowsWritten?.(id);
-      await this.#flip(id, gen);
-      return true;
+  async #deleteSlice(ids: string[], version: number): Promise<boolean[]> {
+    const states = await this.#documentStates(ids);
+    const results = new Map<string, boolean>();
+    const doomed: string[] = [];
+    for (const id of ids) {
+      // Asked twice in one call: the second finds it already gone, as two calls would.
+      if (results.has(id) || states.get(id)?.current === undefined) continue;
+      results.set(id, true);
+      doomed.push(id);
+    }
+    if (doomed.length > 0) {
+      const gen = Math.max(...doomed.map((id) => states.get(id)?.maxGen ?? 0)) + 1;
+      const now = new Date().toISOString();
+      // Tombstone states, so documentAt can tell "deleted at version v" from "never existed".
+      const tombstones = doomed.map(
+        (id): EntryRow => ({
+          ...entryForDocument(
+            {
+              id,
+              source: '',
+              title: '',
+              metadata: {},
+              acl: { public: false, users: [], groups: [] },
+              contentHash: '',
+            },
+            { gen, version, chunkCount: 0, now },
+          ),
+          deleted: true,
+        }),
+      );
+      await this.#tables.entries.add(tombstones);
+      await this.#options.afterRowsWritten?.(doomed);
+      await this.#flip(doomed, gen);
+    }
+    const seen = new Set<string>();
+    return ids.map((id) => {
+      const first = !seen.has(id);
+      seen.add(id);
+      return first && results.get(id) === true;
     });
+  }
+
+  /** Per document: the highest generation ever written (abandoned ones too) and the live state, if any. */
+  async #documentStates(
+    ids: string[],
+  ): Promise<Map<string, { maxGen: number; current?: { contentHash: string; version: number } }>> {
+    const states = new Map<string, { maxGen: number; current?: { contentHash: string; version: number } }>();
+    if (ids.length === 0) return states;
+    const rows = await this.#tables.entries
+      .query()
+      .where(`kind = 'document' AND doc_id IN (${[...new Set(ids)].map(sqlString).join(', ')})`)
+      .select(['doc_id', 'gen', 'live', 'deleted', 'content_hash', 'version'])
+      .toArray();
+    for (const row of rows) {
+      const id = String(row.doc_id);
+      const state = states.get(id) ?? { maxGen: 0 };
+      state.maxGen = Math.max(state.maxGen, Number(row.gen));
+      if (row.live === true && row.deleted === false) {
+        state.current = { contentHash: String(row.content_hash), version: Number(row.version) };
+      }
+      states.set(id, state);
+    }
+    return states;
+  }
+
+  async #liveChunkKeys(ids: string[]): Promise<Map<string, Row[]>> {
+    const byDoc = new Map<string, Row[]>();
+    if (ids.length === 0) return byDoc;
+    const rows = await this.#tables.entries
+      .query()
+      .where(and(LIVE_CHUNKS, `doc_id IN (${ids.map(sqlString).join(', ')})`))
+      .select(['doc_id', 'chunk_id', 'ordinal', 'chunk_hash'])
+      .toArray();
+    for (const row of rows) {
+      const list = byDoc.get(String(row.doc_id)) ?? [];
+      list.push(row);
+      byDoc.set(String(row.doc_id), list);
+    }
+    return byDoc;
   }
 
   async getDocument(id: string, principal: Principal): Promise<StoredDocument | undefined> {
@@ -577,11 +686,12 @@ export class LanceKnowledgeStore implements KnowledgeStore {
   }
 
   // The commit point: one statement, hence one LanceDB commit, that hides every row of the
-  // previous state and shows every row of the new one. Rows of earlier states (already hidden)
-  // and of abandoned writes are not touched.
-  async #flip(docId: string, gen: number): Promise<void> {
+  // previous states of these documents and shows every row of their new state (generation
+  // `gen`). Rows of earlier states (already hidden) and of abandoned writes are not touched:
+  // `gen` is above every generation these documents ever had, abandoned ones included.
+  async #flip(docIds: string[], gen: number): Promise<void> {
     await this.#tables.entries.update({
-      where: `doc_id = ${sqlString(docId)} AND (live = true OR gen = ${gen})`,
+      where: `doc_id IN (${docIds.map(sqlString).join(', ')}) AND (live = true OR gen = ${gen})`,
       valuesSql: { live: `gen = ${gen}`, published: 'true' },
     });
   }
@@ -605,29 +715,6 @@ export class LanceKnowledgeStore implements KnowledgeStore {
         'Call nextVersion() before writing and commitVersion() after; versions cannot be rewritten.',
       );
     }
-  }
-
-  async #sameChunks(docId: string, gen: number, chunks: EmbeddedChunk[]): Promise<boolean> {
-    const rows = await this.#tables.entries
-      .query()
-      .where(`kind = 'chunk' AND doc_id = ${sqlString(docId)} AND gen = ${gen}`)
-      .select(['chunk_id', 'ordinal', 'chunk_hash'])
-      .toArray();
-    if (rows.length !== chunks.length) return false;
-    const stored = new Map(rows.map((row) => [Number(row.ordinal), row]));
-    return chunks.every((chunk) => {
-      const row = stored.get(chunk.ordinal);
-      return row !== undefined && row.chunk_id === chunk.id && row.chunk_hash === sha256(chunk.text);
-    });
-  }
-
-  async #liveVersion(docId: string): Promise<number> {
-    const rows = await this.#tables.entries
-      .query()
-      .where(and(LIVE_DOCUMENTS, `doc_id = ${sqlString(docId)}`))
-      .select(['version'])
-      .toArray();
-    return Number(rows[0]?.version);
   }
 
   async #historyFrom(): Promise<number> {
@@ -702,6 +789,15 @@ function validateDocument(document: Document, chunks: EmbeddedChunk[], dimension
     }
     ordinals.add(chunk.ordinal);
   }
+}
+
+function sameChunks(stored: Row[], chunks: EmbeddedChunk[]): boolean {
+  if (stored.length !== chunks.length) return false;
+  const byOrdinal = new Map(stored.map((row) => [Number(row.ordinal), row]));
+  return chunks.every((chunk) => {
+    const row = byOrdinal.get(chunk.ordinal);
+    return row !== undefined && row.chunk_id === chunk.id && row.chunk_hash === sha256(chunk.text);
+  });
 }
 
 function entryForDocument(
