@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import type { EmbeddingModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
 import { testModels } from '../models/testing.ts';
 import type { Principal } from '../store/index.ts';
-import { KnowledgeBase } from './knowledge-base.ts';
+import { KnowledgeBase, type SyncProgress } from './knowledge-base.ts';
 
 const handbook = join(import.meta.dirname, '..', '..', 'examples', 'handbook');
 const bob: Principal = { user: 'bob', groups: ['engineering'] };
@@ -18,6 +18,8 @@ const hrAnn: Principal = { user: 'ann', groups: ['hr'] };
 describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
   let models: Models;
   let embedded = 0;
+  // The size of every embedding call, to see batches cross document boundaries.
+  const embedCalls: number[] = [];
   const work = mkdtempSync(join(tmpdir(), 'attune-kb-'));
   const root = join(work, 'handbook');
   const config = loadConfig({ cwd: work, env: { ...process.env, ATTUNE_DIR: join(work, '.attune') } });
@@ -29,6 +31,7 @@ describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
     const doEmbed = embedder.doEmbed.bind(embedder);
     embedder.doEmbed = (options) => {
       embedded += options.values.length;
+      embedCalls.push(options.values.length);
       return doEmbed(options);
     };
     cpSync(handbook, root, { recursive: true });
@@ -168,5 +171,82 @@ describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
       await kb.close();
     }
     assert.ok(existsSync(join(config.dir, 'kb.json')));
+  });
+  it('embeds and writes many small documents in batches across documents', async () => {
+    const notes = join(work, 'notes');
+    mkdirSync(notes);
+    const note = (i: number, text: string) =>
+      writeFileSync(join(notes, `note-${String(i).padStart(2, '0')}.md`), `# Note ${i}\n\n${text}\n`);
+    for (let i = 0; i < 10; i++) note(i, `Meeting room ${i} seats ${i + 4} people and has a projector.`);
+    const notesConfig = { ...config, dir: join(work, '.attune-notes') };
+    const kb = await KnowledgeBase.open(notesConfig, models);
+    try {
+      const writes: number[] = [];
+      const upsertDocuments = kb.store.upsertDocuments.bind(kb.store);
+      kb.store.upsertDocuments = (batch, version) => {
+        writes.push(batch.length);
+        return upsertDocuments(batch, version);
+      };
+      kb.store.upsertDocument = () => Promise.reject(new Error('sync must write in batches'));
+      const progress: SyncProgress[] = [];
+      embedCalls.length = 0;
+      const first = await kb.sync([notes], { batchChunks: 4, onProgress: (p) => progress.push(p) });
+      assert.equal(first.added, 10);
+      assert.equal(first.chunksEmbedded, 10);
+      assert.deepEqual(writes, [4, 4, 2], 'one store write per batch of 4 chunks');
+      assert.deepEqual(embedCalls, [4, 4, 2], 'one embedding call per batch, across documents');
+      const writeEvents = progress.filter((p) => p.phase === 'write');
+      assert.deepEqual(
+        writeEvents.map((p) => [p.done, p.total]),
+        [
+          [4, 10],
+          [8, 10],
+          [10, 10],
+        ],
+      );
+      assert.deepEqual(progress.filter((p) => p.phase === 'embed').at(-1), {
+        phase: 'embed',
+        done: 10,
+        total: 10,
+      });
+      assert.equal((await kb.listDocuments(bob)).length, 10);
+      assert.equal((await kb.versions()).length, 1);
+
+      // Three changed notes and one removed: one write of three, one deletion, one version.
+      for (const i of [1, 5, 8]) note(i, `Meeting room ${i} is closed for renovation.`);
+      rmSync(join(notes, 'note-09.md'));
+      writes.length = 0;
+      embedCalls.length = 0;
+      const second = await kb.sync([notes]);
+      assert.deepEqual(
+        [
+          second.added,
+          second.changed,
+          second.removed,
+          second.unchanged,
+          second.chunksEmbedded,
+          second.version,
+        ],
+        [0, 3, 1, 6, 3, 2],
+      );
+      assert.deepEqual(writes, [3]);
+      assert.deepEqual(embedCalls, [3]);
+      const hits = await kb.store.textSearch('renovation', { k: 10, principal: bob });
+      assert.deepEqual(hits.map((h) => h.document.id).sort(), [
+        'notes/note-01.md',
+        'notes/note-05.md',
+        'notes/note-08.md',
+      ]);
+      assert.match((await kb.store.documentAt('notes/note-05.md', 1, bob))!.chunks[0]!.text, /seats 9/);
+
+      writes.length = 0;
+      embedCalls.length = 0;
+      const noop = await kb.sync([notes]);
+      assert.deepEqual([noop.unchanged, noop.chunksEmbedded, noop.version], [9, 0, 2]);
+      assert.deepEqual(writes, [], 'a no-op sync writes nothing');
+      assert.deepEqual(embedCalls, [], 'and embeds nothing');
+    } finally {
+      await kb.close();
+    }
   });
 });

@@ -17,12 +17,14 @@ import { AttuneError } from '../models/model-error.ts';
 import type { EmbeddingModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
 import {
+  type DocumentWrite,
   type EmbeddedChunk,
   type KbVersion,
   type KnowledgeStore,
   openLanceStore,
   type Principal,
   type StoredDocument,
+  type UpsertResult,
 } from '../store/index.ts';
 
 export type SyncProgress =
@@ -53,16 +55,23 @@ export type SyncOptions = {
   note?: string;
   onProgress?: (progress: SyncProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Documents are embedded and written together until their chunks reach this many (default 128):
+   * a store write has a fixed cost (two LanceDB commits), which many small documents written one
+   * by one would pay many times. A crash keeps each document wholly old or wholly new either way.
+   */
+  batchChunks?: number;
 };
 
 const admin: Principal = { user: 'attune-sync', groups: [], admin: true };
 const POINTER_FILE = 'kb.json';
 const EMBED_BATCH = 32;
+const BATCH_CHUNKS = 128;
 
 /**
  * The knowledge base: keeps the store an exact, current mirror of its sources. Loads, chunks
- * with the embedding model's own tokenizer, embeds only what changed, writes each document
- * atomically, and commits one version per run that changed something.
+ * with the embedding model's own tokenizer, embeds only what changed, writes documents in batches
+ * (each document atomic), and commits one version per run that changed something.
  */
 export class KnowledgeBase {
   readonly store: KnowledgeStore;
@@ -201,25 +210,34 @@ export class KnowledgeBase {
       return summary;
     }
 
-    // 3. Embed and write document by document, so memory stays flat and each write is atomic.
+    // 3. Embed and write in batches across documents: memory stays bounded by the batch, and the
+    // store's fixed cost per write is paid once per batch instead of once per document.
     const totalChunks = pending.reduce((n, p) => n + p.chunks.length, 0);
+    const totalWrites = pending.length + toRemove.length;
     let written = 0;
-    for (const item of pending) {
-      options.signal?.throwIfAborted();
-      const vectors = await embedChunks(embedder, item.chunks, (n) => {
+    await embedAndWrite(this.store, embedder, pending, version, {
+      batchChunks: options.batchChunks ?? BATCH_CHUNKS,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onEmbedded: (n) => {
         summary.chunksEmbedded += n;
         options.onProgress?.({ phase: 'embed', done: summary.chunksEmbedded, total: totalChunks });
-      });
-      const embedded: EmbeddedChunk[] = item.chunks.map((chunk, i) => ({ ...chunk, vector: vectors[i]! }));
-      const result = await this.store.upsertDocument(item.document, embedded, version);
-      if (result.status === 'added') summary.added++;
-      else if (result.status === 'changed') summary.changed++;
-      else summary.unchanged++;
-      options.onProgress?.({ phase: 'write', done: ++written, total: pending.length + toRemove.length });
-    }
-    for (const id of toRemove) {
-      if (await this.store.deleteDocument(id, version)) summary.removed++;
-      options.onProgress?.({ phase: 'write', done: ++written, total: pending.length + toRemove.length });
+      },
+      onWritten: (results) => {
+        for (const result of results) {
+          if (result.status === 'added') summary.added++;
+          else if (result.status === 'changed') summary.changed++;
+          else summary.unchanged++;
+        }
+        written += results.length;
+        options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
+      },
+    });
+    if (toRemove.length > 0) {
+      options.signal?.throwIfAborted();
+      const removed = await this.store.deleteDocuments(toRemove, version);
+      summary.removed += removed.filter(Boolean).length;
+      written += toRemove.length;
+      options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
     }
     const committed = await this.store.commitVersion(
       {
@@ -297,6 +315,7 @@ export class KnowledgeBase {
     try {
       const version = await target.beginWrite();
       const all = await listAll(old);
+      const items: DocumentChunks[] = [];
       for (const doc of all) {
         const chunks = await old.getChunks(doc.id, admin);
         // Re-chunking from the stored text keeps chunk bounds right for the new tokenizer.
@@ -319,17 +338,18 @@ export class KnowledgeBase {
           maxTokens: chunkTokensFor(config, embedder),
           overlapTokens: config.ingest.overlapTokens,
         });
-        const vectors = await embedChunks(embedder, rechunked, (n) => {
+        items.push({ document, chunks: rechunked });
+      }
+      await embedAndWrite(target, embedder, items, version, {
+        batchChunks: BATCH_CHUNKS,
+        onEmbedded: (n) => {
           chunksEmbedded += n;
           onProgress?.({ phase: 'embed', done: chunksEmbedded, total: chunksEmbedded });
-        });
-        await target.upsertDocument(
-          document,
-          rechunked.map((c, i) => ({ ...c, vector: vectors[i]! })),
-          version,
-        );
-        documents++;
-      }
+        },
+        onWritten: (results) => {
+          documents += results.length;
+        },
+      });
       await target.commitVersion(
         { added: documents, changed: 0, removed: 0, failed: 0, chunksEmbedded },
         `reindex with ${newModel}`,
@@ -394,15 +414,64 @@ export class KnowledgeBase {
   }
 }
 
+type DocumentChunks = { document: Document; chunks: Chunk[] };
+
+/**
+ * Embeds documents' chunks and writes the documents, batch by batch: documents are gathered until
+ * their chunks reach `batchChunks`, embedded together (EMBED_BATCH texts per model call, across
+ * document boundaries), then written with one `upsertDocuments`. A document larger than a batch
+ * goes alone.
+ */
+async function embedAndWrite(
+  store: KnowledgeStore,
+  embedder: EmbeddingModel,
+  items: DocumentChunks[],
+  version: number,
+  hooks: {
+    batchChunks: number;
+    signal?: AbortSignal;
+    onEmbedded: (n: number) => void;
+    onWritten: (results: UpsertResult[]) => void;
+  },
+): Promise<void> {
+  let batch: DocumentChunks[] = [];
+  let batchSize = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    hooks.signal?.throwIfAborted();
+    const chunks = batch.flatMap((item) => item.chunks);
+    const vectors = await embedChunks(embedder, chunks, hooks.onEmbedded, hooks.signal);
+    let next = 0;
+    const writes: DocumentWrite[] = batch.map(({ document, chunks }) => ({
+      document,
+      chunks: chunks.map((chunk): EmbeddedChunk => ({ ...chunk, vector: vectors[next++]! })),
+    }));
+    hooks.signal?.throwIfAborted();
+    hooks.onWritten(await store.upsertDocuments(writes, version));
+    batch = [];
+    batchSize = 0;
+  };
+  for (const item of items) {
+    if (batchSize > 0 && batchSize + item.chunks.length > hooks.batchChunks) await flush();
+    batch.push(item);
+    batchSize += item.chunks.length;
+  }
+  await flush();
+}
+
 async function embedChunks(
   embedder: EmbeddingModel,
   chunks: Chunk[],
   onBatch: (n: number) => void,
+  signal?: AbortSignal,
 ): Promise<number[][]> {
   const vectors: number[][] = [];
   for (let i = 0; i < chunks.length; i += EMBED_BATCH) {
     const batch = chunks.slice(i, i + EMBED_BATCH);
-    const { embeddings } = await embedder.doEmbed({ values: batch.map(embeddingText) });
+    const { embeddings } = await embedder.doEmbed({
+      values: batch.map(embeddingText),
+      ...(signal ? { abortSignal: signal } : {}),
+    });
     vectors.push(...embeddings);
     onBatch(batch.length);
   }
