@@ -2,6 +2,7 @@ export {
   type Evidence,
   fuse,
   type Reranker,
+  type RetrievalMode,
   type RetrievalResult,
   type RetrieveOptions,
   Retriever,

@@ -83,6 +83,26 @@ describe('Retriever on a squad2-dev slice (real embeddings, LanceDB)', () => {
     assert.equal(board.evidence[0]!.document.id, 'squad/secret.md');
   });
 
+  it('runs one search alone when asked, and hybrid recalls at least as much as either', async () => {
+    const principal = { user: 'u', groups: [] };
+    const recall = { hybrid: 0, dense: 0, text: 0 };
+    for (const q of questions) {
+      for (const mode of ['hybrid', 'dense', 'text'] as const) {
+        const result = await retriever.retrieve(q.question, { principal, k: 5, mode });
+        if (mode === 'text') assert.equal(result.timings.embedMs < 1, true, 'text mode embeds nothing');
+        for (const e of result.evidence) {
+          if (mode === 'dense') assert.ok(e.stages.dense && !e.stages.text);
+          if (mode === 'text') assert.ok(e.stages.text && !e.stages.dense);
+        }
+        if (result.evidence.some((e) => e.document.id === goldId(q))) recall[mode]++;
+      }
+    }
+    console.log(
+      `recall@5 hybrid/dense/text: ${recall.hybrid}/${recall.dense}/${recall.text} of ${questions.length}`,
+    );
+    assert.ok(recall.hybrid >= Math.max(recall.dense, recall.text) - 1, JSON.stringify(recall));
+  });
+
   it('caches query embeddings', async () => {
     const embedder = await models.embedding();
     let calls = 0;

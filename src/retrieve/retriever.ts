@@ -14,8 +14,13 @@ export interface Reranker {
   rerank(query: string, texts: string[], abortSignal?: AbortSignal): Promise<number[]>;
 }
 
+/** Which searches run: both fused (the default), or one alone (for comparison and debugging). */
+export type RetrievalMode = 'hybrid' | 'dense' | 'text';
+
 export type RetrieveOptions = {
   principal: Principal;
+  /** Default `hybrid`. `text` skips the query embedding altogether. */
+  mode?: RetrievalMode;
   /** Evidence returned. Default 5. */
   k?: number;
   /** Candidates fetched from each search before fusion. Default max(4k, 20). */
@@ -81,11 +86,12 @@ export class Retriever {
       principal: options.principal,
       ...(options.filter ? { filter: options.filter } : {}),
     };
-    const vector = await this.embedQuery(query, options.abortSignal);
+    const mode = options.mode ?? 'hybrid';
+    const vector = mode === 'text' ? undefined : await this.embedQuery(query, options.abortSignal);
     const embedded = performance.now();
     const [dense, text] = await Promise.all([
-      this.#store.denseSearch(vector, search),
-      this.#store.textSearch(query, search),
+      vector === undefined ? [] : this.#store.denseSearch(vector, search),
+      mode === 'dense' ? [] : this.#store.textSearch(query, search),
     ]);
     const searched = performance.now();
     let fused = fuse(dense, text, options.rrfK ?? 60, options.weights ?? {});
