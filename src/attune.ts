@@ -1,6 +1,10 @@
+import { join } from 'node:path';
+import { Answerer, type AnswerResult, type AskOptions } from './answer/index.ts';
+import { type AuditLog, LanceAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
 import { KnowledgeBase, type SyncOptions, type SyncSummary } from './knowledge/index.ts';
 import { Models } from './models/index.ts';
+import { Retriever } from './retrieve/index.ts';
 
 export type AttuneOptions = {
   cwd?: string;
@@ -21,10 +25,17 @@ export class Attune {
   readonly config: AttuneConfig;
   readonly models: Models;
   #kb: Promise<KnowledgeBase> | undefined;
+  #audit: Promise<AuditLog> | undefined;
+  #answerer: Promise<Answerer> | undefined;
 
   private constructor(config: AttuneConfig) {
     this.config = config;
     this.models = new Models(config);
+  }
+
+  /** From an already validated configuration (the CLI loads its own, with flags). */
+  static fromConfig(config: AttuneConfig): Attune {
+    return new Attune(config);
   }
 
   static async open(options: AttuneOptions = {}): Promise<Attune> {
@@ -46,6 +57,39 @@ export class Attune {
     return this.#kb;
   }
 
+  /** The answer audit trail, beside the knowledge base in the same directory. */
+  audit(): Promise<AuditLog> {
+    this.#audit ??= LanceAuditLog.open(join(this.config.dir, 'audit'));
+    this.#audit.catch(() => {
+      this.#audit = undefined;
+    });
+    return this.#audit;
+  }
+
+  /** Grounded answers over the knowledge base with the configured chat model, audited. */
+  answerer(): Promise<Answerer> {
+    this.#answerer ??= (async () => {
+      const kb = await this.knowledgeBase();
+      const embedder = await this.models.embedding(kb.embeddingModelName);
+      return new Answerer({
+        chat: await this.models.chat(),
+        tokenizer: await this.models.tokenizer(this.config.models.chat),
+        embedder,
+        retriever: new Retriever({ store: kb.store, embedder }),
+        store: kb.store,
+        audit: await this.audit(),
+      });
+    })();
+    this.#answerer.catch(() => {
+      this.#answerer = undefined;
+    });
+    return this.#answerer;
+  }
+
+  async ask(question: string, options: AskOptions): Promise<AnswerResult> {
+    return (await this.answerer()).answer(question, options);
+  }
+
   async ingest(sources: string[], options?: SyncOptions): Promise<SyncSummary> {
     return (await this.knowledgeBase()).ingest(sources, options);
   }
@@ -55,6 +99,7 @@ export class Attune {
   }
 
   async close(): Promise<void> {
+    await (await this.#audit?.catch(() => undefined))?.close();
     await (await this.#kb?.catch(() => undefined))?.close();
     await this.models.dispose();
   }

@@ -1,4 +1,264 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { AnswerResult } from '../answer/index.ts';
+import type { AuditRecord } from '../audit/index.ts';
+import type { AttuneConfig } from '../config/index.ts';
+import { AttuneError } from '../models/model-error.ts';
 import type { CliContext } from './cli-context.ts';
+import { parsePrincipal } from './knowledge-command.ts';
 
-export function registerAskCommands(_program: Command, _context: CliContext): void {}
+type AskFlags = {
+  json?: boolean;
+  principal?: string;
+  k?: string;
+  rerank?: boolean;
+  adapter?: string;
+  retrieval?: boolean;
+  cache?: boolean;
+  maxTokens?: string;
+};
+
+export function registerAskCommands(program: Command, context: CliContext): void {
+  program
+    .command('ask')
+    .description('answer a question from the knowledge base, with numbered sources')
+    .argument('<question>', 'the question (quote it)')
+    .option('--principal <user[:group,group]>', 'answer as this reader (default: admin view)')
+    .option('--k <n>', 'evidence passages retrieved', '5')
+    .option('--no-rerank', 'skip the reranker')
+    .option('--adapter <id|path>', 'LoRA adapter on the chat model (fine-tuned; with retrieval: the hybrid)')
+    .option('--no-retrieval', 'the model alone, no knowledge base (to try a fine-tuned adapter)')
+    .option('--no-cache', 'do not reuse an earlier answer')
+    .option('--max-tokens <n>', 'longest answer, in tokens', '128')
+    .option('--json', 'machine-readable result on stdout')
+    .action(async (question: string, flags: AskFlags) => {
+      const attune = context.attune();
+      const answerer = await attune.answerer();
+      const principal = parsePrincipal(flags.principal);
+      const adapter = flags.adapter ? await resolveAdapterRef(context.config(), flags.adapter) : undefined;
+      let result: AnswerResult | undefined;
+      let streamed = '';
+      for await (const part of answerer.stream(question, {
+        principal,
+        k: positiveInt(flags.k, '--k'),
+        rerank: flags.rerank !== false,
+        retrieval: flags.retrieval !== false,
+        cache: flags.cache !== false,
+        maxTokens: positiveInt(flags.maxTokens, '--max-tokens'),
+        ...(adapter ? { adapter } : {}),
+      })) {
+        if (part.type === 'text-delta' && !flags.json) {
+          process.stdout.write(part.delta);
+          streamed += part.delta;
+        } else if (part.type === 'done') result = part.result;
+      }
+      if (!result) return;
+      if (flags.json) {
+        context.out(JSON.stringify(askJson(result), null, 2));
+        return;
+      }
+      // What streamed was the model's draft; say what became of it.
+      if (streamed.trim() !== result.answer.trim()) {
+        if (streamed) process.stdout.write('\n');
+        context.out(
+          result.abstained
+            ? `\n${result.answer} (${describeAbstention(result)})`
+            : `\nWith sources: ${result.answer}`,
+        );
+      } else context.out('');
+      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (result.sources.length) {
+        context.out(result.abstained ? '\nClosest sources:' : '\nSources:');
+        for (const s of result.sources) {
+          const cited = result.citations.some((c) => c.n === s.n) ? '*' : ' ';
+          context.out(
+            `${cited}[${s.n}] ${s.title}${s.location ? ` › ${s.location}` : ''} (${s.source}, v${s.version})`,
+          );
+          context.out(`      ${s.snippet}`);
+        }
+      }
+      context.out(
+        `\naudit ${result.auditId}${result.cached ? ' (cached answer)' : ''} · knowledge base v${result.kbVersion ?? '-'} · ${Math.round(result.timings.totalMs)} ms`,
+      );
+    });
+
+  const audit = program.command('audit').description('the record of every answer');
+  audit
+    .command('ls')
+    .description('recent answers (a reader sees only their own; the default admin view sees all)')
+    .option('--principal <user[:group,group]>', 'list as this reader')
+    .option('--limit <n>', 'most records shown', '20')
+    .option('--status <status>', 'answered, abstained or failed')
+    .option('--since <iso>', 'only records at or after this time')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (flags: {
+        principal?: string;
+        limit?: string;
+        status?: string;
+        since?: string;
+        json?: boolean;
+      }) => {
+        const log = await context.attune().audit();
+        if (flags.status && !['answered', 'abstained', 'failed'].includes(flags.status))
+          throw new AttuneError(`--status "${flags.status}" is not a status.`, {
+            hint: 'Use answered, abstained or failed.',
+          });
+        const records = await log.list(parsePrincipal(flags.principal), {
+          limit: positiveInt(flags.limit, '--limit'),
+          ...(flags.status ? { status: flags.status as AuditRecord['status'] } : {}),
+          ...(flags.since ? { since: flags.since } : {}),
+        });
+        if (flags.json) {
+          context.out(JSON.stringify(records, null, 2));
+          return;
+        }
+        for (const r of records) {
+          context.out(
+            `${r.id}  ${r.time}  ${r.principal.user.padEnd(12)} ${r.status.padEnd(9)} ${r.question.slice(0, 60)}`,
+          );
+        }
+        context.out(`${records.length} record(s)`);
+      },
+    );
+  audit
+    .command('show')
+    .argument('<id>', 'audit id (printed by attune ask, listed by audit ls)')
+    .option('--principal <user[:group,group]>', 'read as this reader')
+    .option('--documents', 'also print each cited document as it was when the answer was given')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, flags: { principal?: string; documents?: boolean; json?: boolean }) => {
+      const attune = context.attune();
+      const principal = parsePrincipal(flags.principal);
+      const record = await (await attune.audit()).get(id, principal);
+      if (!record)
+        throw new AttuneError(`No audit record "${id}" is visible to ${principal.user}.`, {
+          hint: 'List records with: attune audit ls',
+        });
+      const documents = flags.documents ? await documentsAsTheyWere(context, record) : undefined;
+      if (flags.json) {
+        context.out(JSON.stringify(documents ? { ...record, documents } : record, null, 2));
+        return;
+      }
+      const t = record.timings;
+      context.out(
+        `${record.id} · ${record.time} · ${record.principal.user} · ${record.status}${record.abstainReason ? ` (${record.abstainReason})` : ''}`,
+      );
+      context.out(`question: ${record.question}`);
+      context.out(`answer:   ${record.answer}`);
+      if (record.error) context.out(`error:    ${record.error.name}: ${record.error.message}`);
+      context.out(
+        `model ${record.model.id}${record.model.adapter ? ` + adapter ${record.model.adapter.id}` : ''} · mode ${record.mode} · knowledge base v${record.kbVersion ?? '-'} · prompt ${record.prompt.tokens}/${record.prompt.contextSize} tokens · out ${record.usage.outputTokens}`,
+      );
+      context.out(
+        `groundedness ${record.groundedness.score.toFixed(2)} · retrieval confidence ${record.retrievalConfidence?.toFixed(2) ?? '-'}${record.cachedFrom ? ` · cached from ${record.cachedFrom}` : ''}`,
+      );
+      context.out(
+        `timings ms: embed ${t.embedMs.toFixed(0)} · search ${t.searchMs.toFixed(0)} · rerank ${t.rerankMs.toFixed(0)} · first token ${t.firstTokenMs?.toFixed(0) ?? '-'} · generate ${t.generateMs.toFixed(0)} · total ${t.totalMs.toFixed(0)}`,
+      );
+      context.out('evidence:');
+      for (const e of record.evidence) {
+        const scores = Object.entries(e.scores)
+          .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+          .join(', ');
+        context.out(
+          `  ${e.n ? `[${e.n}]` : ' - '} ${e.chunkId} v${e.chunkVersion} sha256:${e.contentHash.slice(0, 12)} rank ${e.rank} (${scores})${e.excluded ? ` excluded: ${e.excluded}` : ''}`,
+        );
+      }
+      for (const s of record.groundedness.sentences) {
+        context.out(
+          `  ${s.supported ? 'supported  ' : 'unsupported'} lexical ${s.lexicalSupport.toFixed(2)} semantic ${s.semanticSupport.toFixed(2)} [${s.cited.join(',')}] ${s.text}`,
+        );
+      }
+      for (const d of documents ?? []) {
+        context.out(`\n--- ${d.docId} as at v${d.version} ---`);
+        context.out(d.text ?? '(no longer visible or pruned from history)');
+      }
+    });
+  audit
+    .command('export')
+    .description('every visible record as JSON lines')
+    .option('--principal <user[:group,group]>', 'export as this reader')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (flags: { principal?: string; out?: string }) => {
+      const records = await (await context.attune().audit()).list(parsePrincipal(flags.principal));
+      const lines = records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : '');
+      if (flags.out) {
+        writeFileSync(flags.out, lines);
+        process.stderr.write(`${records.length} record(s) written to ${flags.out}\n`);
+      } else process.stdout.write(lines);
+    });
+}
+
+/** The JSON shape of `attune ask --json`. */
+export function askJson(result: AnswerResult) {
+  return {
+    answer: result.answer,
+    abstained: result.abstained,
+    ...(result.abstainReason ? { abstainReason: result.abstainReason } : {}),
+    citations: result.citations,
+    sources: result.sources,
+    groundedness: result.groundedness.score,
+    retrievalConfidence: result.retrievalConfidence,
+    kbVersion: result.kbVersion,
+    mode: result.mode,
+    cached: result.cached,
+    auditId: result.auditId,
+    timings: result.timings,
+    usage: result.usage,
+    warnings: result.warnings,
+  };
+}
+
+function describeAbstention(result: AnswerResult): string {
+  switch (result.abstainReason) {
+    case 'low-retrieval-confidence':
+      return 'nothing you may read matches the question closely enough';
+    case 'not-grounded':
+      return 'the draft answer was not supported by its sources';
+    case 'model-declined':
+      return 'the model found no answer in the sources';
+    default:
+      return 'no readable evidence';
+  }
+}
+
+/** Every cited document's text at the chunk's version: "which documents drove this answer, as they were". */
+async function documentsAsTheyWere(context: CliContext, record: AuditRecord) {
+  const kb = await context.knowledgeBase();
+  const wanted = new Map<string, number>();
+  for (const e of record.evidence)
+    if (e.n !== undefined) wanted.set(e.docId, record.kbVersion ?? e.chunkVersion);
+  const out: { docId: string; version: number; text?: string }[] = [];
+  for (const [docId, version] of wanted) {
+    const snapshot = await kb.store.documentAt(docId, version, record.principal).catch(() => undefined);
+    out.push({
+      docId,
+      version,
+      ...(snapshot ? { text: snapshot.chunks.map((c) => c.text).join('\n\n') } : {}),
+    });
+  }
+  return out;
+}
+
+function positiveInt(value: string | undefined, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new AttuneError(`${flag} must be a positive whole number; got "${value}".`);
+  return n;
+}
+
+/** An adapter id from the registry (<dir>/adapters/<id>/adapter.gguf) or a path to a LoRA .gguf. */
+export async function resolveAdapterRef(
+  config: AttuneConfig,
+  idOrPath: string,
+): Promise<{ id: string; path: string }> {
+  if (idOrPath.endsWith('.gguf') && existsSync(idOrPath))
+    return { id: basename(idOrPath, '.gguf'), path: resolve(idOrPath) };
+  const path = join(config.dir, 'adapters', idOrPath, 'adapter.gguf');
+  if (existsSync(path)) return { id: idOrPath, path };
+  throw new AttuneError(`No adapter "${idOrPath}".`, {
+    hint: 'Fine-tune one with attune finetune, list them with attune finetune ls, or pass a path to a LoRA .gguf file.',
+  });
+}

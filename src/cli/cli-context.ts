@@ -1,12 +1,12 @@
+import { Attune } from '../attune.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from '../config/index.ts';
-import { KnowledgeBase } from '../knowledge/index.ts';
-import { Models } from '../models/models.ts';
+import type { KnowledgeBase } from '../knowledge/index.ts';
+import type { Models } from '../models/models.ts';
 
 /** What every command needs, built lazily so `attune --help` loads nothing. */
 export class CliContext {
   #config: AttuneConfig | undefined;
-  #models: Models | undefined;
-  #kb: Promise<KnowledgeBase> | undefined;
+  #attune: Attune | undefined;
   readonly #flags: () => AttuneConfigInput & { configFile?: string };
 
   constructor(flags: () => AttuneConfigInput & { configFile?: string }) {
@@ -21,14 +21,18 @@ export class CliContext {
     return this.#config;
   }
 
+  /** The library object the command works through; the CLI adds only parsing and printing. */
+  attune(): Attune {
+    this.#attune ??= Attune.fromConfig(this.config());
+    return this.#attune;
+  }
+
   models(): Models {
-    this.#models ??= new Models(this.config());
-    return this.#models;
+    return this.attune().models;
   }
 
   knowledgeBase(): Promise<KnowledgeBase> {
-    this.#kb ??= KnowledgeBase.open(this.config(), this.models());
-    return this.#kb;
+    return this.attune().knowledgeBase();
   }
 
   out(line: string): void {
@@ -36,7 +40,6 @@ export class CliContext {
   }
 
   async dispose(): Promise<void> {
-    await (await this.#kb?.catch(() => undefined))?.close();
-    await this.#models?.dispose();
+    await this.#attune?.close();
   }
 }

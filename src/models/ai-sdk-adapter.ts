@@ -138,6 +138,8 @@ class AISDKChatModel implements ChatModel {
       temperature: options.temperature ?? 0,
       ...(options.maxTokens !== undefined ? { maxOutputTokens: options.maxTokens } : {}),
       ...(options.topP !== undefined ? { topP: options.topP } : {}),
+      ...(options.frequencyPenalty ? { frequencyPenalty: options.frequencyPenalty } : {}),
+      ...(options.presencePenalty ? { presencePenalty: options.presencePenalty } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.stop?.length ? { stopSequences: options.stop } : {}),
       ...(options.jsonSchema

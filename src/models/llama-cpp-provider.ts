@@ -247,6 +247,15 @@ export class LlamaCppChatModel implements ChatModel {
           ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
           temperature: options.temperature ?? 0,
           ...(options.topP !== undefined ? { topP: options.topP } : {}),
+          ...(options.frequencyPenalty || options.presencePenalty
+            ? {
+                repeatPenalty: {
+                  penalty: 1,
+                  frequencyPenalty: options.frequencyPenalty ?? 0,
+                  presencePenalty: options.presencePenalty ?? 0,
+                },
+              }
+            : {}),
           ...(options.seed !== undefined ? { seed: options.seed } : {}),
           ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
           ...(grammar ? { grammar } : {}),

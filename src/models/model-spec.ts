@@ -20,6 +20,10 @@ export type ChatCallOptions = {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  /** Penalise tokens by how often they already occur in the answer (OpenAI semantics, 0 = off). */
+  frequencyPenalty?: number;
+  /** Penalise tokens that already occur in the answer at all (0 = off). */
+  presencePenalty?: number;
   seed?: number;
   stop?: string[];
   /** Constrain output to JSON matching this schema. */

@@ -186,6 +186,8 @@ export class OpenAICompatibleChatModel implements ChatModel {
       // Same default as the local provider, so a strategy measured locally and remotely compares like with like.
       temperature: options.temperature ?? 0,
       ...(options.topP !== undefined ? { top_p: options.topP } : {}),
+      ...(options.frequencyPenalty ? { frequency_penalty: options.frequencyPenalty } : {}),
+      ...(options.presencePenalty ? { presence_penalty: options.presencePenalty } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.stop?.length ? { stop: options.stop } : {}),
       ...(options.jsonSchema

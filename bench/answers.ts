@@ -1,0 +1,298 @@
+// Grounded answers on squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0; ../shared/data/squad2-dev), through
+// the whole RAG path: retrieval from a knowledge base of whole articles, the answerer, its checks.
+//
+//   npx tsx bench/answers.ts --calibrate          fit the abstention model (src/answer/abstention-calibration.json)
+//   npx tsx bench/answers.ts [--questions 300]    answer a seeded slice: EM, F1, abstention, groundedness, TTFT
+//
+// The knowledge base holds 12 articles. Calibration uses questions of the first 6, the answer
+// benchmark questions of the last 6, so the threshold is never fitted on the questions it is scored on.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type AbstentionCalibration,
+  Answerer,
+  defaultCalibration,
+  type RetrievalFeatures,
+  retrievalConfidence,
+  retrievalFeatures,
+} from '../src/answer/index.ts';
+import { ProgressBars } from '../src/cli/progress.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { exactMatch, tokenF1 } from '../src/eval/squad-metrics.ts';
+import { KnowledgeBase } from '../src/knowledge/index.ts';
+import { testModels } from '../src/models/testing.ts';
+import { Retriever } from '../src/retrieve/index.ts';
+import { machineDescription, percentile, seededShuffle, writeResult } from './bench-env.ts';
+
+type Paragraph = { id: string; title: string; text: string };
+type Question = {
+  id: string;
+  question: string;
+  answers: string[];
+  answerable: boolean;
+  gold_doc_ids: string[];
+};
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const data = join(import.meta.dirname, '..', '..', 'shared', 'data', 'squad2-dev');
+const readJsonl = <T>(file: string) =>
+  readFileSync(join(data, file), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+
+const corpus = readJsonl<Paragraph>('corpus.jsonl');
+const articles = [...new Set(corpus.map((p) => p.id.split('#')[0]!))].slice(0, 12);
+const calibrationArticles = new Set(articles.slice(0, 6));
+const inKb = corpus.filter((p) => articles.includes(p.id.split('#')[0]!));
+const allQuestions = readJsonl<Question>('questions.jsonl');
+const articleOf = (q: Question) => q.gold_doc_ids[0]?.split('#')[0] ?? q.id;
+// Unanswerable questions name their paragraph too (it is where the adversarial question was written).
+const questionsFor = (wanted: (article: string) => boolean) =>
+  allQuestions.filter((q) => q.gold_doc_ids.length > 0 && wanted(articleOf(q)));
+
+const work = join(import.meta.dirname, '.work', 'answers');
+const models = await testModels();
+const kbDir = join(work, 'kb');
+const sourceDir = join(work, 'squad');
+const config = loadConfig({ cwd: work, env: { ...process.env, ATTUNE_DIR: kbDir } });
+mkdirSync(sourceDir, { recursive: true });
+writeFileSync(join(sourceDir, 'paragraphs.jsonl'), `${inKb.map((p) => JSON.stringify(p)).join('\n')}\n`);
+const kb = await KnowledgeBase.open(config, models);
+const bars = new ProgressBars();
+const sync = await kb.sync([sourceDir], {
+  onProgress: (p) => {
+    if (p.phase === 'embed') bars.update('embed', 'paragraphs embedded', p.done, p.total, 'chunks');
+  },
+});
+bars.stop();
+process.stderr.write(
+  `knowledge base: ${inKb.length} paragraphs of ${articles.length} articles, ${sync.chunksEmbedded} chunks embedded now\n`,
+);
+const embedder = await models.embedding();
+const retriever = new Retriever({ store: kb.store, embedder });
+const principal = { user: 'bench', groups: [] };
+
+if (flag('--calibrate')) await calibrate();
+else await answerSlice();
+await kb.close();
+await models.dispose();
+if (flag('--clean')) rmSync(work, { recursive: true, force: true });
+
+async function calibrate() {
+  const questions = seededShuffle(
+    questionsFor((a) => calibrationArticles.has(a)),
+    7,
+  ).slice(0, option('--questions', 800));
+  const rows: { f: RetrievalFeatures; unanswerable: boolean }[] = [];
+  for (const [i, q] of questions.entries()) {
+    const { evidence } = await retriever.retrieve(q.question, { principal, k: 5 });
+    rows.push({ f: retrievalFeatures(q.question, evidence), unanswerable: !q.answerable });
+    bars.update('features', 'questions retrieved', i + 1, questions.length, 'q');
+  }
+  bars.stop();
+  // Fit on one half, choose the threshold there, report on the other half.
+  const fit = rows.filter((_, i) => i % 2 === 0);
+  const held = rows.filter((_, i) => i % 2 === 1);
+  const weights = logisticRegression(fit);
+  const candidate = (threshold: number): AbstentionCalibration => ({ weights, threshold, provenance: {} });
+  // The product's default: abstain on at most ~1 in 5 answerable questions, as many unanswerable as that allows.
+  let best = { threshold: 0.5, score: -1 };
+  for (let t = 0.05; t < 0.95; t += 0.01) {
+    const m = abstentionMetrics(fit, candidate(t));
+    const score = m.balancedAccuracy;
+    if (score > best.score) best = { threshold: Number(t.toFixed(2)), score };
+  }
+  const calibration: AbstentionCalibration = {
+    weights,
+    threshold: best.threshold,
+    provenance: {
+      command: 'npx tsx bench/answers.ts --calibrate',
+      data: 'squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0): questions of its first 6 articles; knowledge base of its first 12',
+      features:
+        'dense = best question-chunk cosine among the top 5; coverage = best share of question content words in one of the top 3 chunks',
+      fit: 'logistic regression (answerable = 1) on even-indexed questions; threshold maximising balanced accuracy there',
+      questions: { fit: fit.length, heldOut: held.length },
+      heldOut: abstentionMetrics(held, candidate(best.threshold)),
+      fitted: new Date().toISOString().slice(0, 10),
+    },
+  };
+  writeFileSync(
+    join(import.meta.dirname, '..', 'src', 'answer', 'abstention-calibration.json'),
+    `${JSON.stringify(calibration, null, 2)}\n`,
+  );
+  const path = writeResult('abstention-calibration', { calibration });
+  console.log(JSON.stringify(calibration, null, 2));
+  console.log(`written to src/answer/abstention-calibration.json and ${path}`);
+}
+
+function abstentionMetrics(
+  rows: { f: RetrievalFeatures; unanswerable: boolean }[],
+  c: AbstentionCalibration,
+) {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  let tn = 0;
+  for (const r of rows) {
+    const abstain = retrievalConfidence(r.f, c) < c.threshold;
+    if (abstain && r.unanswerable) tp++;
+    else if (abstain) fp++;
+    else if (r.unanswerable) fn++;
+    else tn++;
+  }
+  const precision = tp + fp ? tp / (tp + fp) : 0;
+  const recall = tp + fn ? tp / (tp + fn) : 0;
+  const keptAnswerable = tn + fp ? tn / (tn + fp) : 0;
+  return {
+    abstentionPrecision: round(precision),
+    abstentionRecall: round(recall),
+    answerableKept: round(keptAnswerable),
+    balancedAccuracy: round((recall + keptAnswerable) / 2),
+  };
+}
+
+function logisticRegression(rows: { f: RetrievalFeatures; unanswerable: boolean }[]) {
+  let bias = 0;
+  let dense = 0;
+  let coverage = 0;
+  const rate = 0.5;
+  for (let epoch = 0; epoch < 3000; epoch++) {
+    let gb = 0;
+    let gd = 0;
+    let gc = 0;
+    for (const r of rows) {
+      const y = r.unanswerable ? 0 : 1;
+      const p = 1 / (1 + Math.exp(-(bias + dense * r.f.dense + coverage * r.f.coverage)));
+      gb += p - y;
+      gd += (p - y) * r.f.dense;
+      gc += (p - y) * r.f.coverage;
+    }
+    bias -= (rate * gb) / rows.length;
+    dense -= (rate * gd) / rows.length;
+    coverage -= (rate * gc) / rows.length;
+  }
+  return { bias: round(bias), dense: round(dense), coverage: round(coverage) };
+}
+
+async function answerSlice() {
+  const count = option('--questions', 300);
+  const questions = seededShuffle(
+    questionsFor((a) => !calibrationArticles.has(a)),
+    11,
+  ).slice(0, count);
+  const chat = await models.chat();
+  const answerer = new Answerer({
+    chat,
+    tokenizer: await models.tokenizer(models.defaultChatName),
+    embedder,
+    retriever,
+    store: kb.store,
+    calibration: defaultCalibration(),
+  });
+  const rows: {
+    id: string;
+    answerable: boolean;
+    abstained: boolean;
+    reason?: string;
+    em: number;
+    f1: number;
+    groundedness: number;
+    citesGold: boolean;
+    ttftMs?: number;
+    totalMs: number;
+    answer: string;
+  }[] = [];
+  for (const [i, q] of questions.entries()) {
+    const r = await answerer.answer(q.question, { principal, cache: false });
+    const goldDoc = `squad/paragraphs.jsonl#${q.gold_doc_ids[0]}`;
+    const predicted = r.abstained ? '' : r.answer.replace(/\s*\[\d+(?:,\s*\d+)*\]/g, '');
+    // SQuAD 2.0 scoring: for an unanswerable question the right answer is no answer.
+    const em = q.answerable ? exactMatch(predicted, q.answers) : predicted === '' ? 1 : 0;
+    const f1 = q.answerable ? tokenF1(predicted, q.answers) : predicted === '' ? 1 : 0;
+    rows.push({
+      id: q.id,
+      answerable: q.answerable,
+      abstained: r.abstained,
+      ...(r.abstainReason ? { reason: r.abstainReason } : {}),
+      em,
+      f1,
+      groundedness: r.groundedness.score,
+      citesGold: r.citations.some((c) => c.docId === goldDoc),
+      ...(r.timings.firstTokenMs !== undefined ? { ttftMs: r.timings.firstTokenMs } : {}),
+      totalMs: r.timings.totalMs,
+      answer: r.answer,
+    });
+    bars.update('answer', 'questions answered', i + 1, questions.length, 'q');
+  }
+  bars.stop();
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  const answerable = rows.filter((r) => r.answerable);
+  const unanswerable = rows.filter((r) => !r.answerable);
+  const answered = rows.filter((r) => !r.abstained);
+  const abstained = rows.filter((r) => r.abstained);
+  const ttft = rows.flatMap((r) => (r.ttftMs === undefined ? [] : [r.ttftMs]));
+  const summary = {
+    questions: rows.length,
+    answerable: answerable.length,
+    exactMatch: round(mean(rows.map((r) => r.em))),
+    tokenF1: round(mean(rows.map((r) => r.f1))),
+    answerableF1: round(mean(answerable.map((r) => r.f1))),
+    abstention: {
+      rate: round(abstained.length / rows.length),
+      precision: round(
+        abstained.length ? abstained.filter((r) => !r.answerable).length / abstained.length : 0,
+      ),
+      recall: round(
+        unanswerable.length ? unanswerable.filter((r) => r.abstained).length / unanswerable.length : 0,
+      ),
+      byReason: Object.fromEntries(
+        ['low-retrieval-confidence', 'not-grounded', 'model-declined', 'no-evidence'].map((k) => [
+          k,
+          abstained.filter((r) => r.reason === k).length,
+        ]),
+      ),
+    },
+    groundednessOfAnswers: round(mean(answered.map((r) => r.groundedness))),
+    answersCitingGoldParagraph: round(
+      answered.filter((r) => r.answerable).length
+        ? answered.filter((r) => r.answerable && r.citesGold).length /
+            answered.filter((r) => r.answerable).length
+        : 0,
+    ),
+    timeToFirstTokenMs: { p50: round(percentile(ttft, 50)), p95: round(percentile(ttft, 95)) },
+    totalMs: {
+      p50: round(
+        percentile(
+          rows.map((r) => r.totalMs),
+          50,
+        ),
+      ),
+      p95: round(
+        percentile(
+          rows.map((r) => r.totalMs),
+          95,
+        ),
+      ),
+    },
+  };
+  const path = writeResult('answers', {
+    command: `npx tsx bench/answers.ts --questions ${count}`,
+    model: chat.modelId,
+    embedding: embedder.modelId,
+    data: 'squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0), seeded slice of questions from articles 7-12; knowledge base: all paragraphs of articles 1-12',
+    summary,
+    examples: rows.slice(0, 12),
+  });
+  console.log(JSON.stringify({ machine: machineDescription(), summary }, null, 2));
+  console.log(`written to ${path}`);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

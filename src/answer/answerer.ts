@@ -1,0 +1,597 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditEvidence, AuditLog, AuditRecord } from '../audit/index.ts';
+import { AttuneError } from '../models/model-error.ts';
+import type { ChatModel, EmbeddingModel, Tokenizer } from '../models/model-spec.ts';
+import type { Evidence, Retriever } from '../retrieve/retriever.ts';
+import type { KnowledgeStore, MetadataFilter } from '../store/index.ts';
+import type { Principal } from '../store/principal.ts';
+import {
+  type AbstentionCalibration,
+  defaultCalibration,
+  retrievalConfidence,
+  retrievalFeatures,
+} from './abstention.ts';
+import { answerCacheKey, LruCache } from './answer-cache.ts';
+import { buildAnswerPrompt, NOT_IN_KNOWLEDGE_BASE, type PromptSource } from './answer-prompt.ts';
+import { parseCitations, stripCitations } from './citations.ts';
+import { type GroundednessResult, scoreGroundedness } from './groundedness.ts';
+import { looksLikePromptInjection } from './prompt-injection.ts';
+import { splitSentences } from './text-support.ts';
+
+export type AskOptions = {
+  principal: Principal;
+  /** Evidence retrieved. Default 5. */
+  k?: number;
+  /** Use the retriever's reranker when it has one. Default true. */
+  rerank?: boolean;
+  filter?: MetadataFilter;
+  /** false: the model alone (a fine-tuned adapter answering from what it learned). Default true. */
+  retrieval?: boolean;
+  /** A LoRA adapter on the chat model: fine-tuned alone, or the hybrid with retrieval on. */
+  adapter?: { id: string; path: string };
+  /** Tokens reserved for, and the limit of, the answer. Default 128. */
+  maxTokens?: number;
+  temperature?: number;
+  seed?: number;
+  /** Also ask the judge model (when configured) whether each sentence is supported. */
+  judge?: boolean;
+  /** Reuse an answer for the same question, ACL set, version, model and adapter. Default true. */
+  cache?: boolean;
+  abortSignal?: AbortSignal;
+};
+
+export type AnswerSource = {
+  /** The number the prompt gave it; citations use it. */
+  n: number;
+  docId: string;
+  chunkId: string;
+  title: string;
+  /** Path or URL the document was ingested from. */
+  source: string;
+  /** Heading path and page, where known. */
+  location: string;
+  snippet: string;
+  /** Knowledge-base version of this chunk's text. */
+  version: number;
+  score: number;
+};
+
+export type AnswerCitation = {
+  n: number;
+  docId: string;
+  chunkId: string;
+  title: string;
+  source: string;
+  /** `model`: the model wrote [n]; `attributed`: its sentence cited nothing and this source supports it best. */
+  origin: 'model' | 'attributed';
+};
+
+export type AnswerResult = {
+  auditId: string;
+  question: string;
+  answer: string;
+  abstained: boolean;
+  abstainReason?: AuditRecord['abstainReason'];
+  /** The sources shown to the model; when abstaining, the closest ones found. */
+  sources: AnswerSource[];
+  citations: AnswerCitation[];
+  invalidCitations: number[];
+  groundedness: GroundednessResult;
+  retrievalConfidence: number | undefined;
+  kbVersion: number | undefined;
+  mode: AuditRecord['mode'];
+  cached: boolean;
+  timings: AuditRecord['timings'];
+  usage: AuditRecord['usage'];
+  warnings: string[];
+};
+
+export type AnswerPart =
+  | { type: 'sources'; sources: AnswerSource[] }
+  | { type: 'text-delta'; delta: string }
+  | { type: 'done'; result: AnswerResult };
+
+export type AnswererOptions = {
+  chat: ChatModel;
+  /** The chat model's own tokenizer: the prompt is sized with it. */
+  tokenizer: Tokenizer;
+  embedder: EmbeddingModel;
+  retriever: Retriever;
+  store: KnowledgeStore;
+  audit?: AuditLog;
+  calibration?: AbstentionCalibration;
+  /** Answers whose share of supported sentences is below this abstain. Default 0.5. */
+  minGroundedness?: number;
+  judge?: ChatModel;
+  /** In-process answer cache entries (the audit log is the persistent cache). Default 500. */
+  cacheSize?: number;
+};
+
+export class QuestionError extends AttuneError {
+  constructor(message: string, hint: string) {
+    super(message, { hint });
+    this.name = 'QuestionError';
+  }
+}
+
+const DECLINED =
+  /\b(knowledge base|sources?|context|passage)\b[^.]{0,30}\b(does not|doesn't|do not|don't)\b[^.]{0,20}\b(say|mention|contain|answer|provide)/i;
+
+/**
+ * The RAG answer path: retrieve what the principal may read, answer only from it with numbered
+ * citations, check each sentence against its sources, abstain when the evidence is weak or the
+ * answer is unsupported, and record everything in the audit log.
+ */
+export class Answerer {
+  readonly #o: AnswererOptions;
+  readonly #calibration: AbstentionCalibration;
+  readonly #cache: LruCache<AnswerResult>;
+
+  constructor(options: AnswererOptions) {
+    this.#o = options;
+    this.#calibration = options.calibration ?? defaultCalibration();
+    this.#cache = new LruCache(options.cacheSize ?? 500);
+  }
+
+  async answer(question: string, options: AskOptions): Promise<AnswerResult> {
+    let result: AnswerResult | undefined;
+    for await (const part of this.stream(question, options)) if (part.type === 'done') result = part.result;
+    return result!;
+  }
+
+  async *stream(question: string, options: AskOptions): AsyncIterable<AnswerPart> {
+    const started = performance.now();
+    const record = this.#newRecord(question, options);
+    try {
+      yield* this.#run(question, options, record, started);
+    } catch (error) {
+      record.status = 'failed';
+      record.error = { name: (error as Error).name, message: (error as Error).message };
+      record.timings.totalMs = performance.now() - started;
+      await this.#o.audit?.append(record);
+      throw error;
+    }
+  }
+
+  async *#run(
+    rawQuestion: string,
+    options: AskOptions,
+    record: AuditRecord,
+    started: number,
+  ): AsyncGenerator<AnswerPart> {
+    const question = this.#checkQuestion(rawQuestion, record);
+    const retrieval = options.retrieval !== false;
+    const kbVersion = (await this.#o.store.currentVersion())?.number;
+    record.kbVersion = kbVersion;
+    if (retrieval && kbVersion === undefined) {
+      throw new AttuneError('The knowledge base is empty: there is nothing to answer from.', {
+        hint: 'Add documents first: attune sync <folder|file|url>',
+      });
+    }
+
+    const cacheKey = answerCacheKey({
+      question,
+      principal: options.principal,
+      kbVersion,
+      modelId: this.#o.chat.modelId,
+      adapterId: options.adapter?.id,
+      settings: {
+        mode: record.mode,
+        k: record.parameters.k,
+        rerank: record.parameters.rerank,
+        filter: options.filter ?? null,
+        maxTokens: record.parameters.maxTokens,
+        temperature: record.parameters.temperature,
+        seed: record.parameters.seed ?? null,
+        judge: Boolean(options.judge && this.#o.judge),
+      },
+    });
+    record.cacheKey = cacheKey;
+    if (options.cache !== false) {
+      const hit = this.#cache.get(cacheKey) ?? (await this.#fromAuditLog(cacheKey));
+      if (hit) {
+        const result: AnswerResult = { ...hit, cached: true, auditId: record.id, question: rawQuestion };
+        Object.assign(record, this.#recordFields(result), {
+          status: result.abstained ? 'abstained' : 'answered',
+          cachedFrom: hit.auditId,
+          timings: { ...zeroTimings(), totalMs: performance.now() - started },
+        });
+        await this.#o.audit?.append(record);
+        yield { type: 'sources', sources: result.sources };
+        yield { type: 'text-delta', delta: result.answer };
+        yield { type: 'done', result };
+        return;
+      }
+    }
+
+    // 1. Evidence the principal may read.
+    let evidence: Evidence[] = [];
+    if (retrieval) {
+      const retrieved = await this.#o.retriever.retrieve(question, {
+        principal: options.principal,
+        k: record.parameters.k,
+        rerank: record.parameters.rerank,
+        ...(options.filter ? { filter: options.filter } : {}),
+        ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      });
+      evidence = retrieved.evidence;
+      record.timings.embedMs = retrieved.timings.embedMs;
+      record.timings.searchMs = retrieved.timings.searchMs;
+      record.timings.rerankMs = retrieved.timings.rerankMs;
+    }
+    record.evidence = evidence.map(auditEvidence);
+    const usable = evidence.filter((e, i) => {
+      if (!looksLikePromptInjection(e.chunk.text)) return true;
+      record.evidence[i]!.excluded = 'injection';
+      record.warnings.push(
+        `Left out ${e.chunk.id}: it reads like instructions to the model (prompt injection).`,
+      );
+      return false;
+    });
+
+    // 2. Is the answer likely to be there at all?
+    let closest: AnswerSource[] = [];
+    if (retrieval) {
+      closest = evidence.slice(0, 3).map((e, i) => answerSource(i + 1, e));
+      if (usable.length === 0) {
+        yield* this.#abstain(record, 'no-evidence', closest, started);
+        return;
+      }
+      record.retrievalConfidence = retrievalConfidence(
+        retrievalFeatures(question, usable),
+        this.#calibration,
+      );
+      if (record.retrievalConfidence < this.#calibration.threshold) {
+        yield* this.#abstain(record, 'low-retrieval-confidence', closest, started);
+        return;
+      }
+    }
+
+    // 3. The prompt, within the context window by the model's own count.
+    const prompt = retrieval
+      ? buildAnswerPrompt({
+          question,
+          sources: usable.map(promptSource),
+          tokenizer: this.#o.tokenizer,
+          contextSize: this.#o.chat.contextSize,
+          reservedAnswerTokens: record.parameters.maxTokens,
+        })
+      : {
+          messages: [{ role: 'user' as const, content: question }],
+          included: [],
+          dropped: [],
+          tokens: this.#o.tokenizer.countTokens(question) + 16,
+        };
+    const inPrompt = prompt.included.map((i) => usable[i]!);
+    for (const i of prompt.dropped) {
+      const at = evidence.indexOf(usable[i]!);
+      record.evidence[at]!.excluded = 'budget';
+    }
+    inPrompt.forEach((e, j) => {
+      record.evidence[evidence.indexOf(e)]!.n = j + 1;
+    });
+    record.prompt = {
+      tokens: prompt.tokens,
+      contextSize: this.#o.chat.contextSize,
+      reservedAnswerTokens: record.parameters.maxTokens,
+    };
+    const sources = inPrompt.map((e, j) => answerSource(j + 1, e));
+    yield { type: 'sources', sources };
+
+    // 4. Generate, streaming.
+    const generateStarted = performance.now();
+    let text = '';
+    for await (const part of this.#o.chat.doStream({
+      messages: prompt.messages,
+      maxTokens: record.parameters.maxTokens,
+      temperature: record.parameters.temperature,
+      ...(record.parameters.seed !== undefined ? { seed: record.parameters.seed } : {}),
+      // Small models loop ("The answer is no. The answer is no. ..."); a mild penalty stops most of it.
+      frequencyPenalty: 0.3,
+      ...(options.adapter ? { adapter: { path: options.adapter.path } } : {}),
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    })) {
+      if (part.type === 'text-delta') {
+        text += part.delta;
+        yield part;
+      } else {
+        record.usage = part.result.usage;
+        record.timings.firstTokenMs = part.result.timeToFirstTokenMs;
+      }
+    }
+    record.timings.generateMs = performance.now() - generateStarted;
+    record.prompt.tokens = record.usage.inputTokens || record.prompt.tokens;
+
+    // 5. Citations and groundedness.
+    if (!retrieval) {
+      record.answer = text.trim();
+      record.status = 'answered';
+      record.timings.totalMs = performance.now() - started;
+      yield* this.#finish(record, sources, cacheKey);
+      return;
+    }
+    const parsed = parseCitations(dropRepeatedSentences(text), sources.length);
+    record.invalidCitations = parsed.invalid;
+    if (parsed.invalid.length)
+      record.warnings.push(
+        `Removed citations to sources that were not supplied: ${parsed.invalid.join(', ')}.`,
+      );
+    if (DECLINED.test(parsed.text)) {
+      yield* this.#abstain(record, 'model-declined', closest, started);
+      return;
+    }
+    const groundedness = await scoreGroundedness(parsed.text, {
+      sources: inPrompt.map((e) => e.chunk.text),
+      embedder: this.#o.embedder,
+      ...(options.judge && this.#o.judge ? { judge: this.#o.judge } : {}),
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    });
+    record.groundedness = groundedness;
+    if (groundedness.score < (this.#o.minGroundedness ?? 0.5)) {
+      record.answer = parsed.text;
+      yield* this.#abstain(record, 'not-grounded', closest, started, parsed.text);
+      return;
+    }
+    record.answer = withAttributedMarkers(groundedness);
+    record.citations = citationsFrom(groundedness, inPrompt);
+    record.status = 'answered';
+    record.timings.totalMs = performance.now() - started;
+    yield* this.#finish(record, sources, cacheKey);
+  }
+
+  #checkQuestion(raw: string, record: AuditRecord): string {
+    const question = raw.replace(/\s+/g, ' ').trim();
+    if (!question)
+      throw new QuestionError(
+        'The question is empty.',
+        'Ask something, e.g. attune ask "What is our refund policy?"',
+      );
+    const tokens = this.#o.tokenizer.countTokens(question);
+    const limit = Math.floor(this.#o.chat.contextSize / 4);
+    if (tokens > limit)
+      throw new QuestionError(
+        `The question is ${tokens} tokens long; at most ${limit} fit beside the evidence in ${this.#o.chat.modelId}'s ${this.#o.chat.contextSize}-token context.`,
+        'Shorten the question, or put long material into the knowledge base and ask about it.',
+      );
+    const letters = question.match(/\p{L}/gu) ?? [];
+    const latin = letters.filter((c) => /[a-zA-Z\u00C0-\u024F]/.test(c)).length;
+    if (letters.length >= 3 && latin / letters.length < 0.5)
+      record.warnings.push(
+        'The question is not in a Latin script; the default embedding model (all-MiniLM-L6-v2) was trained on English, so retrieval may miss relevant documents.',
+      );
+    return question;
+  }
+
+  async #fromAuditLog(cacheKey: string): Promise<AnswerResult | undefined> {
+    const hit = await this.#o.audit?.findByCacheKey(cacheKey);
+    if (!hit) return undefined;
+    return {
+      auditId: hit.id,
+      question: hit.question,
+      answer: hit.answer,
+      abstained: hit.abstained,
+      ...(hit.abstainReason ? { abstainReason: hit.abstainReason } : {}),
+      sources: hit.evidence
+        .filter((e) => e.n !== undefined)
+        .map((e) => ({
+          n: e.n!,
+          docId: e.docId,
+          chunkId: e.chunkId,
+          title: e.title,
+          source: e.source,
+          location: '',
+          snippet: '',
+          version: e.chunkVersion,
+          score: e.scores.rerank ?? e.scores.fused,
+        })),
+      citations: hit.citations.map((c) => {
+        const e = hit.evidence.find((x) => x.chunkId === c.chunkId);
+        return { ...c, title: e?.title ?? '', source: e?.source ?? '' };
+      }),
+      invalidCitations: hit.invalidCitations,
+      groundedness: hit.groundedness,
+      retrievalConfidence: hit.retrievalConfidence,
+      kbVersion: hit.kbVersion,
+      mode: hit.mode,
+      cached: false,
+      timings: hit.timings,
+      usage: hit.usage,
+      warnings: hit.warnings,
+    };
+  }
+
+  async *#abstain(
+    record: AuditRecord,
+    reason: NonNullable<AuditRecord['abstainReason']>,
+    closest: AnswerSource[],
+    started: number,
+    draft?: string,
+  ): AsyncGenerator<AnswerPart> {
+    record.status = 'abstained';
+    record.abstained = true;
+    record.abstainReason = reason;
+    record.answer = NOT_IN_KNOWLEDGE_BASE;
+    record.citations = [];
+    if (draft)
+      record.warnings.push(`Withheld an answer its sources do not support: "${draft.slice(0, 200)}"`);
+    record.timings.totalMs = performance.now() - started;
+    yield* this.#finish(record, closest, record.cacheKey);
+  }
+
+  async *#finish(record: AuditRecord, sources: AnswerSource[], cacheKey: string | undefined) {
+    await this.#o.audit?.append(record);
+    const result: AnswerResult = {
+      auditId: record.id,
+      question: record.question,
+      answer: record.answer,
+      abstained: record.abstained,
+      ...(record.abstainReason ? { abstainReason: record.abstainReason } : {}),
+      sources,
+      citations: record.citations.map((c) => {
+        const s = sources.find((x) => x.chunkId === c.chunkId);
+        return { ...c, title: s?.title ?? '', source: s?.source ?? '' };
+      }),
+      invalidCitations: record.invalidCitations,
+      groundedness: record.groundedness,
+      retrievalConfidence: record.retrievalConfidence,
+      kbVersion: record.kbVersion,
+      mode: record.mode,
+      cached: false,
+      timings: record.timings,
+      usage: record.usage,
+      warnings: record.warnings,
+    };
+    if (cacheKey) this.#cache.set(cacheKey, result);
+    yield { type: 'done' as const, result };
+  }
+
+  #recordFields(result: AnswerResult): Partial<AuditRecord> {
+    return {
+      answer: result.answer,
+      abstained: result.abstained,
+      ...(result.abstainReason ? { abstainReason: result.abstainReason } : {}),
+      citations: result.citations.map(({ n, chunkId, docId, origin }) => ({ n, chunkId, docId, origin })),
+      invalidCitations: result.invalidCitations,
+      groundedness: result.groundedness,
+      retrievalConfidence: result.retrievalConfidence,
+      warnings: result.warnings,
+      evidence: result.sources.map((s) => ({
+        n: s.n,
+        chunkId: s.chunkId,
+        docId: s.docId,
+        source: s.source,
+        title: s.title,
+        chunkVersion: s.version,
+        contentHash: '',
+        rank: s.n,
+        scores: { fused: s.score },
+      })),
+    };
+  }
+
+  #newRecord(question: string, options: AskOptions): AuditRecord {
+    const retrieval = options.retrieval !== false;
+    return {
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      status: 'failed',
+      principal: options.principal,
+      question,
+      kbVersion: undefined,
+      mode: !retrieval ? 'fine-tuned' : options.adapter ? 'hybrid' : 'rag',
+      model: {
+        id: this.#o.chat.modelId,
+        ...(options.adapter ? { adapter: { id: options.adapter.id, path: options.adapter.path } } : {}),
+      },
+      parameters: {
+        k: options.k ?? 5,
+        rerank: options.rerank !== false,
+        temperature: options.temperature ?? 0,
+        maxTokens: options.maxTokens ?? 128,
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      },
+      evidence: [],
+      prompt: {
+        tokens: 0,
+        contextSize: this.#o.chat.contextSize,
+        reservedAnswerTokens: options.maxTokens ?? 192,
+      },
+      answer: '',
+      citations: [],
+      invalidCitations: [],
+      groundedness: { score: 0, sentences: [] },
+      retrievalConfidence: undefined,
+      abstained: false,
+      timings: zeroTimings(),
+      usage: { inputTokens: 0, outputTokens: 0 },
+      warnings: [],
+    };
+  }
+}
+
+function zeroTimings(): AuditRecord['timings'] {
+  return { embedMs: 0, searchMs: 0, rerankMs: 0, firstTokenMs: undefined, generateMs: 0, totalMs: 0 };
+}
+
+function location(e: Evidence): string {
+  const parts = [...e.chunk.headingPath];
+  if (e.chunk.page !== undefined) parts.push(`page ${e.chunk.page}`);
+  return parts.join(' › ');
+}
+
+function promptSource(e: Evidence): PromptSource {
+  return { title: e.document.title || e.document.id, location: location(e), text: e.chunk.text };
+}
+
+function answerSource(n: number, e: Evidence): AnswerSource {
+  const text = e.chunk.text.replace(/\s+/g, ' ').trim();
+  return {
+    n,
+    docId: e.document.id,
+    chunkId: e.chunk.id,
+    title: e.document.title || e.document.id,
+    source: e.document.source,
+    location: location(e),
+    snippet: text.length > 160 ? `${text.slice(0, 157)}...` : text,
+    version: e.chunk.version,
+    score: e.score,
+  };
+}
+
+function auditEvidence(e: Evidence): AuditEvidence {
+  return {
+    chunkId: e.chunk.id,
+    docId: e.document.id,
+    source: e.document.source,
+    title: e.document.title,
+    chunkVersion: e.chunk.version,
+    contentHash: e.chunk.contentHash,
+    rank: e.rank,
+    scores: {
+      ...(e.stages.dense ? { dense: e.stages.dense.score } : {}),
+      ...(e.stages.text ? { text: e.stages.text.score } : {}),
+      fused: e.stages.fused.score,
+      ...(e.stages.rerank ? { rerank: e.stages.rerank.score } : {}),
+    },
+  };
+}
+
+/** The answer with each supported sentence's source numbers before its final punctuation. */
+function withAttributedMarkers(groundedness: GroundednessResult): string {
+  return groundedness.sentences
+    .map((s) => {
+      if (s.cited.length === 0) return s.text;
+      const [, body, end] = /^(.*?)([.!?]*)$/s.exec(s.text)!;
+      return `${body} ${s.cited.map((n) => `[${n}]`).join('')}${end}`;
+    })
+    .join(' ');
+}
+
+function citationsFrom(groundedness: GroundednessResult, inPrompt: Evidence[]): AuditRecord['citations'] {
+  const seen = new Map<number, 'model' | 'attributed'>();
+  for (const s of groundedness.sentences) {
+    if (s.origin === 'none') continue;
+    for (const n of s.cited) if (!seen.has(n) || s.origin === 'model') seen.set(n, s.origin);
+  }
+  return [...seen.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([n, origin]) => ({
+      n,
+      chunkId: inPrompt[n - 1]!.chunk.id,
+      docId: inPrompt[n - 1]!.document.id,
+      origin,
+    }));
+}
+
+/** A sentence said twice is said once: small models repeat themselves until the token limit. */
+function dropRepeatedSentences(text: string): string {
+  const seen = new Set<string>();
+  return splitSentences(text)
+    .filter((s) => {
+      const key = stripCitations(s).toLowerCase();
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .join(' ');
+}

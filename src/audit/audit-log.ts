@@ -1,0 +1,33 @@
+import type { Principal } from '../store/principal.ts';
+import type { AuditRecord } from './audit-record.ts';
+
+export type AuditListOptions = {
+  limit?: number;
+  offset?: number;
+  /** ISO 8601: only records at or after this time. */
+  since?: string;
+  status?: AuditRecord['status'];
+};
+
+/**
+ * Where answers are recorded. Reads take a principal: a principal sees only their own records
+ * unless admin. Each append is atomic (a crash leaves the record whole or absent).
+ */
+export interface AuditLog {
+  readonly specificationVersion: 'v1';
+  readonly provider: string;
+  append(record: AuditRecord): Promise<void>;
+  get(id: string, principal: Principal): Promise<AuditRecord | undefined>;
+  /** Newest first. */
+  list(principal: Principal, options?: AuditListOptions): Promise<AuditRecord[]>;
+  /**
+   * The newest successful record with this answer-cache key. The key already encodes the
+   * principal's ACL set, so whoever can form it may read the answer.
+   */
+  findByCacheKey(cacheKey: string): Promise<AuditRecord | undefined>;
+  close(): Promise<void>;
+}
+
+export function canReadAudit(record: Pick<AuditRecord, 'principal'>, principal: Principal): boolean {
+  return principal.admin === true || record.principal.user === principal.user;
+}

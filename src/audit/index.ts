@@ -1,0 +1,9 @@
+export { type AuditListOptions, type AuditLog, canReadAudit } from './audit-log.ts';
+export type {
+  AuditCitation,
+  AuditEvidence,
+  AuditRecord,
+  AuditSentence,
+  AuditTimings,
+} from './audit-record.ts';
+export { LanceAuditLog } from './lance-audit-log.ts';
