@@ -1,4 +1,5 @@
 export type { ChatExample, ChatTurn } from './chat-example.ts';
+export { type SampleChunksOptions, type SourceChunk, sampleChunks } from './dataset-chunks.ts';
 export { type ExportFormat, type JsonlOptions, toChatJsonl, writeChatJsonl } from './dataset-export.ts';
 export {
   type DatasetFormat,
@@ -62,3 +63,33 @@ export {
   type ScanOptions,
   scanDataset,
 } from './privacy-scan.ts';
+export {
+  contentWords,
+  type GroundedPair,
+  generateQaDataset,
+  generateQaPairs,
+  groundingSupport,
+  judgePair,
+  type QaDrop,
+  type QaDropReason,
+  type QaGenerationOptions,
+  type QaGenerationResult,
+  type QaJudgement,
+  type QaPair,
+  type QaProgress,
+  qaDropReasons,
+} from './qa-generator.ts';
+export {
+  ANSWER_PREFIX,
+  BEGIN_QUOTE,
+  bestQuote,
+  buildRaftExamples,
+  END_QUOTE,
+  generateRaftDataset,
+  type RaftGenerationOptions,
+  type RaftItem,
+  type RaftOptions,
+  type RaftResult,
+  raftAnswer,
+  raftPrompt,
+} from './raft.ts';

@@ -236,11 +236,12 @@ const secretDetectors: Detector[] = [
     (v) => entropy(v) >= 3.5 && !placeholder.test(v),
     1,
   ),
-  // key=value / "key": "value" assignments: only the value is reported and redacted.
+  // key=value / "key": "value" assignments: only the value is reported and redacted. The keyword must
+  // end the name or a part of it (AWS_SECRET_ACCESS_KEY, client_secret), so tokenizer=... is not a secret.
   regexDetector(
     'secret',
     'assignment',
-    /\b[A-Za-z0-9_.-]*?(?:api[_-]?key|apikey|secret|token|passw(?:or)?d|pwd|access[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]*["']?\s*[:=]\s*(["']?)([^\s"'`,;]{6,})\1/gi,
+    /\b[A-Za-z0-9_.-]*?(?:api[_-]?key|apikey|secret|token|passw(?:or)?d|pwd|access[_-]?key|private[_-]?key|credential)s?(?:[_.-][A-Za-z0-9_.-]*)?["']?\s*[:=]\s*(["']?)([^\s"'`,;]{6,})\1/gi,
     (value, m) => {
       if (placeholder.test(value)) return false;
       // Passwords are secrets whatever they look like; other values must look random.

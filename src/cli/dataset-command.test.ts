@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'attune.js');
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+/** The real CLI in a child process, as a user runs it. */
+function attune(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const line = (user: string, assistant: string) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: user },
+      { role: 'assistant', content: assistant },
+    ],
+  });
+
+describe('attune dataset', () => {
+  const work = mkdtempSync(join(tmpdir(), 'attune-dataset-cli-'));
+  const env = { ATTUNE_DIR: join(work, '.attune') };
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const good = join(work, 'good.jsonl');
+  writeFileSync(
+    good,
+    `${Array.from({ length: 20 }, (_, i) => line(`What is rule ${i}?`, `Rule ${i} says ${'so '.repeat(i)}.`)).join('\n')}\n`,
+  );
+
+  it('validate exits 0 on a good file and 1 naming file:line:field on a bad one', async () => {
+    const ok = await attune(['dataset', 'validate', good], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^ok: 20 examples, 0 errors, 0 warnings$/m);
+    const bad = join(work, 'bad.jsonl');
+    writeFileSync(
+      bad,
+      [
+        line('a', 'b'),
+        '{"messages":[{"role":"user","content":"q"},{"role":"tool","content":"x"}]}',
+        '{"messages":',
+      ].join('\n'),
+    );
+    const r = await attune(['dataset', 'validate', bad, '--json'], env);
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      errors: { location?: string; message: string; code: string }[];
+    };
+    assert.equal(report.ok, false);
+    assert.deepEqual(
+      report.errors.map((e) => (e.location ? `${e.location}: ${e.message}` : e.message)).slice(0, 2),
+      [
+        'bad.jsonl:2: messages[1].role must be system, user or assistant (got "tool")',
+        `bad.jsonl:3: not valid JSON (${jsonError('{"messages":')})`,
+      ],
+    );
+    assert.ok(report.errors.some((e) => e.code === 'too-few'));
+  });
+
+  it('stats reports tokens per role in the base model tokenizer', async () => {
+    const r = await attune(['dataset', 'stats', good, '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const { stats } = JSON.parse(r.stdout) as {
+      stats: {
+        examples: number;
+        tokens: { tokenizer: string; perRole: Record<string, { count: number; max: number }> };
+      };
+    };
+    assert.equal(stats.examples, 20);
+    assert.equal(stats.tokens.tokenizer, 'smollm2-135m-instruct');
+    assert.equal(stats.tokens.perRole.assistant!.count, 20);
+    const text = await attune(['dataset', 'stats', good], env);
+    assert.match(text.stdout, /assistant turn +20/);
+  });
+
+  it('scan records the result, exits 1 on findings, and --redact writes a copy the trainer gate accepts', async () => {
+    const file = join(work, 'support.jsonl');
+    writeFileSync(
+      file,
+      `${line('Mail me at ann@example.com', 'Done.')}\n${line('Card 4111 1111 1111 1111?', 'Refunded.')}\n`,
+    );
+    const found = await attune(['dataset', 'scan', file], env);
+    assert.equal(found.code, 1);
+    assert.match(found.stdout, /2 findings in 2 of 2 examples/);
+    assert.match(found.stdout, /a\*\*\*@e\*\*\*\.com/);
+    assert.ok(!found.stdout.includes('ann@example.com'), 'the report never prints the value');
+    assert.match(found.stdout, /attune dataset scan .*support\.jsonl --redact .*support\.redacted\.jsonl/);
+    const out = join(work, 'support.redacted.jsonl');
+    const redacted = await attune(['dataset', 'scan', file, '--redact', out, '--json'], env);
+    assert.equal(redacted.code, 0, redacted.stderr);
+    assert.equal(readFileSync(out, 'utf8').split('\n')[1], line('Card [CARD]?', 'Refunded.'));
+    const { record } = JSON.parse(redacted.stdout) as {
+      record: { sha256: string; counts: Record<string, number> };
+    };
+    assert.equal(record.counts.card, 1);
+    assert.ok(existsSync(join(work, '.attune', 'datasets', 'scans', `${record.sha256}.json`)));
+    const { requirePrivacyScan } = await import('../finetune/index.ts');
+    assert.equal((await requirePrivacyScan({ dir: join(work, '.attune') }, out))?.total, 0);
+  });
+
+  it('split is seeded and writes two files; export writes OpenAI JSONL from a transcript CSV', async () => {
+    const a = await attune(
+      ['dataset', 'split', good, '--validation-share', '0.25', '--seed', '3', '--json'],
+      env,
+    );
+    assert.equal(a.code, 0, a.stderr);
+    const summary = JSON.parse(a.stdout) as {
+      train: { file: string; examples: number };
+      validation: { file: string; examples: number };
+    };
+    assert.deepEqual([summary.train.examples, summary.validation.examples], [15, 5]);
+    const first = readFileSync(summary.validation.file, 'utf8');
+    await attune(['dataset', 'split', good, '--validation-share', '0.25', '--seed', '3'], env);
+    assert.equal(readFileSync(summary.validation.file, 'utf8'), first, 'same seed, same split');
+
+    const csv = join(work, 'calls.csv');
+    writeFileSync(csv, 'conversation_id,speaker,text\n1,customer,Is VPN required?\n1,agent,Yes.\n');
+    const e = await attune(['dataset', 'export', csv, '--format', 'openai'], env);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.stdout, `${line('Is VPN required?', 'Yes.')}\n`);
+    const unknown = await attune(['dataset', 'export', csv, '--format', 'anthropic'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /Unknown export format "anthropic"/);
+  });
+});
+
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return '';
+}
