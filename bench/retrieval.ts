@@ -265,7 +265,8 @@ try {
         const fused = removeNearDuplicates(
           fuse(dense.slice(0, c), text.slice(0, c), setting.rrfK, { dense: setting.denseWeight, text: 1 }),
           0.9,
-        ).slice(0, K_CHUNKS);
+          K_CHUNKS,
+        );
         return goldRank(documentRanking(fused.map((e) => recordId(e.document.id))), gold(questions[i]!));
       });
     const all = questions.map((_, i) => i);

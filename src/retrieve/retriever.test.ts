@@ -165,4 +165,22 @@ describe('fusion and de-duplication', () => {
     const kept = removeNearDuplicates(fused, 0.9).map((e) => e.chunk.id);
     assert.ok(kept.includes('a') && kept.includes('c') && !kept.includes('b'));
   });
+
+  it('stops once it has kept enough, with the same prefix as the full pass', () => {
+    const texts = ['alpha beta', 'alpha beta', 'gamma delta', 'alpha beta', 'epsilon zeta', 'eta theta'];
+    const fused = fuse(
+      texts.map((t, i) => hit(`c${i}`, i + 1, t)),
+      [],
+      60,
+      {},
+    );
+    const full = removeNearDuplicates(fused, 0.9).map((e) => e.chunk.id);
+    assert.deepEqual(full, ['c0', 'c2', 'c4', 'c5']);
+    for (let limit = 0; limit <= 5; limit++) {
+      assert.deepEqual(
+        removeNearDuplicates(fused, 0.9, limit).map((e) => e.chunk.id),
+        full.slice(0, limit),
+      );
+    }
+  });
 });
