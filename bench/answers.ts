@@ -50,11 +50,14 @@ const corpus = readJsonl<Paragraph>('corpus.jsonl');
 const articles = [...new Set(corpus.map((p) => p.id.split('#')[0]!))].slice(0, 12);
 const calibrationArticles = new Set(articles.slice(0, 6));
 const inKb = corpus.filter((p) => articles.includes(p.id.split('#')[0]!));
-const allQuestions = readJsonl<Question>('questions.jsonl');
-const articleOf = (q: Question) => q.gold_doc_ids[0]?.split('#')[0] ?? q.id;
-// Unanswerable questions name their paragraph too (it is where the adversarial question was written).
-const questionsFor = (wanted: (article: string) => boolean) =>
-  allQuestions.filter((q) => q.gold_doc_ids.length > 0 && wanted(articleOf(q)));
+// Unanswerable questions name no document; the file keeps SQuAD's order, so each belongs to the
+// article of the answerable question before it.
+let lastArticle = '';
+const allQuestions = readJsonl<Question>('questions.jsonl').map((q) => {
+  lastArticle = q.gold_doc_ids[0]?.split('#')[0] ?? lastArticle;
+  return { ...q, article: lastArticle };
+});
+const questionsFor = (wanted: (article: string) => boolean) => allQuestions.filter((q) => wanted(q.article));
 
 const work = join(import.meta.dirname, '.work', 'answers');
 const models = await testModels();

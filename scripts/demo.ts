@@ -2,6 +2,7 @@
 // sample handbook in examples/handbook (a fictional company's pages written for Attune), and answer
 // a few questions from it. Everything runs locally; nothing leaves this machine.
 import { join } from 'node:path';
+import type { AnswerResult } from '../src/answer/index.ts';
 import { Attune } from '../src/attune.ts';
 import { pullAll } from '../src/cli/models-command.ts';
 import { ProgressBars } from '../src/cli/progress.ts';
@@ -29,41 +30,26 @@ say(
   `   version ${summary.version}: ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${summary.chunksEmbedded} chunks embedded`,
 );
 
-say('\n3. Questions, answered from the best passage the reader may see (dense + BM25 search)');
-const kb = await attune.knowledgeBase();
-const embedder = await models.embedding();
-const chat = await models.chat();
+say('\n3. Questions, answered only from what each reader may see, with numbered sources');
 const questions: [string, Principal][] = [
   ['Can I get a refund on an annual plan?', { user: 'customer-success', groups: ['support'] }],
   ['How many weeks of parental leave do employees get?', { user: 'bob', groups: ['engineering'] }],
   ['How many weeks of parental leave do employees get?', { user: 'ann', groups: ['hr'] }],
 ];
+const answerer = await attune.answerer();
 for (const [question, principal] of questions) {
-  const [vector] = (await embedder.doEmbed({ values: [question] })).embeddings;
-  const [dense, text] = await Promise.all([
-    kb.store.denseSearch(vector!, { k: 3, principal }),
-    kb.store.textSearch(question, { k: 3, principal }),
-  ]);
-  const best = dense[0] ?? text[0];
   say(`\n   Q (${principal.user}, groups ${principal.groups.join(',')}): ${question}`);
-  if (!best || best.score < 0.35) {
-    say('   A: The knowledge base does not say (nothing this reader may see matches).');
-    continue;
+  process.stdout.write('   draft: ');
+  let result: AnswerResult | undefined;
+  for await (const part of answerer.stream(question, { principal })) {
+    if (part.type === 'text-delta') process.stdout.write(part.delta.replace(/\n/g, ' '));
+    if (part.type === 'done') result = part.result;
   }
-  process.stdout.write('   A: ');
-  for await (const part of chat.doStream({
-    messages: [
-      { role: 'system', content: 'Answer in one short sentence using only the passage.' },
-      { role: 'user', content: `Passage: ${best.chunk.text}\n\nQuestion: ${question}` },
-    ],
-    maxTokens: 48,
-    temperature: 0,
-  })) {
-    if (part.type === 'text-delta') process.stdout.write(part.delta);
-  }
-  say(
-    `\n   [1] ${best.chunk.headingPath.join(' › ') || best.document.title} (${best.document.id}, v${best.chunk.version})`,
-  );
+  const r = result!;
+  say(`\n   A: ${r.answer}${r.abstained ? ` (${r.abstainReason})` : ''}`);
+  for (const s of r.abstained ? [] : r.sources.filter((s) => r.citations.some((c) => c.n === s.n)))
+    say(`   [${s.n}] ${s.title}${s.location ? ` › ${s.location}` : ''} (${s.docId}, v${s.version})`);
+  say(`   audit ${r.auditId}`);
 }
 await attune.close();
-say('\nNext: attune doctor · attune docs ls · attune versions · npm test');
+say('\nNext: attune ask "..." · attune audit ls · attune docs ls · attune versions · npm test');

@@ -33,10 +33,9 @@ export function registerAskCommands(program: Command, context: CliContext): void
     .option('--max-tokens <n>', 'longest answer, in tokens', '128')
     .option('--json', 'machine-readable result on stdout')
     .action(async (question: string, flags: AskFlags) => {
-      const attune = context.attune();
-      const answerer = await attune.answerer();
       const principal = parsePrincipal(flags.principal);
       const adapter = flags.adapter ? await resolveAdapterRef(context.config(), flags.adapter) : undefined;
+      const answerer = await context.attune().answerer();
       let result: AnswerResult | undefined;
       let streamed = '';
       for await (const part of answerer.stream(question, {

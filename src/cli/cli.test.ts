@@ -131,4 +131,67 @@ describe('attune CLI', () => {
     };
     assert.equal(show.chunks.length, show.document.chunkCount);
   });
+
+  it('ask --json answers with sources and an audit id; a reader outside the ACL is told the knowledge base does not say', async () => {
+    const ask = async (question: string, ...extra: string[]) => {
+      const r = await attune(['ask', question, '--json', ...extra], env);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as {
+        answer: string;
+        abstained: boolean;
+        citations: { docId: string; source: string }[];
+        sources: { docId: string; source: string; n: number }[];
+        auditId: string;
+      };
+    };
+    const ann = await ask('How many weeks of parental leave do employees get?', '--principal', 'ann:hr');
+    assert.ok(
+      ann.sources.some((s) => s.docId === 'handbook/hr/leave-policy.md'),
+      JSON.stringify(ann),
+    );
+    for (const s of ann.sources)
+      assert.ok(s.source.endsWith(s.docId.replace(/^handbook/, '')), 'sources carry the path');
+    const bob = await ask(
+      'How many weeks of parental leave do employees get?',
+      '--principal',
+      'bob:engineering',
+    );
+    assert.ok(bob.sources.every((s) => s.docId !== 'handbook/hr/leave-policy.md'));
+    assert.ok(!/16 weeks/.test(bob.answer));
+
+    const mine = JSON.parse((await attune(['audit', 'ls', '--principal', 'bob', '--json'], env)).stdout) as {
+      id: string;
+    }[];
+    assert.deepEqual(
+      mine.map((r) => r.id),
+      [bob.auditId],
+      'bob sees only his own record',
+    );
+    const shown = await attune(['audit', 'show', ann.auditId, '--principal', 'bob'], env);
+    assert.equal(shown.code, 1);
+    assert.match(shown.stderr, /No audit record/);
+    const full = await attune(['audit', 'show', ann.auditId, '--documents', '--json'], env);
+    assert.equal(full.code, 0, full.stderr);
+    const record = JSON.parse(full.stdout) as {
+      question: string;
+      documents: { docId: string; text?: string }[];
+    };
+    assert.match(record.question, /parental leave/);
+    const leave = record.documents.find((d) => d.docId === 'handbook/hr/leave-policy.md');
+    assert.match(leave?.text ?? '', /16 weeks/, 'the document as it was when answered');
+    const out = join(work, 'audit.jsonl');
+    const exported = await attune(['audit', 'export', '--out', out], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    const { readFileSync } = await import('node:fs');
+    assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 2);
+  });
+
+  it('ask refuses an empty question and an unknown adapter clearly', async () => {
+    const empty = await attune(['ask', '  '], env);
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /question is empty/);
+    const adapter = await attune(['ask', 'Hi?', '--adapter', 'nope'], env);
+    assert.equal(adapter.code, 1);
+    assert.match(adapter.stderr, /No adapter "nope"/);
+  });
 });
