@@ -1,9 +1,8 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AnswerResult } from '../answer/index.ts';
 import type { AuditRecord } from '../audit/index.ts';
-import type { AttuneConfig } from '../config/index.ts';
+import { resolveAdapter } from '../finetune/adapter-registry.ts';
 import { AttuneError } from '../models/model-error.ts';
 import type { CliContext } from './cli-context.ts';
 import { parsePrincipal } from './knowledge-command.ts';
@@ -34,7 +33,7 @@ export function registerAskCommands(program: Command, context: CliContext): void
     .option('--json', 'machine-readable result on stdout')
     .action(async (question: string, flags: AskFlags) => {
       const principal = parsePrincipal(flags.principal);
-      const adapter = flags.adapter ? await resolveAdapterRef(context.config(), flags.adapter) : undefined;
+      const adapter = flags.adapter ? resolveAdapter(context.config(), flags.adapter) : undefined;
       const answerer = await context.attune().answerer();
       let result: AnswerResult | undefined;
       let streamed = '';
@@ -246,18 +245,4 @@ function positiveInt(value: string | undefined, flag: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new AttuneError(`${flag} must be a positive whole number; got "${value}".`);
   return n;
-}
-
-/** An adapter id from the registry (<dir>/adapters/<id>/adapter.gguf) or a path to a LoRA .gguf. */
-export async function resolveAdapterRef(
-  config: AttuneConfig,
-  idOrPath: string,
-): Promise<{ id: string; path: string }> {
-  if (idOrPath.endsWith('.gguf') && existsSync(idOrPath))
-    return { id: basename(idOrPath, '.gguf'), path: resolve(idOrPath) };
-  const path = join(config.dir, 'adapters', idOrPath, 'adapter.gguf');
-  if (existsSync(path)) return { id: idOrPath, path };
-  throw new AttuneError(`No adapter "${idOrPath}".`, {
-    hint: 'Fine-tune one with attune finetune, list them with attune finetune ls, or pass a path to a LoRA .gguf file.',
-  });
 }
