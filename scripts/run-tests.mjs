@@ -20,6 +20,7 @@ const pull = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 
   stdio: 'inherit',
 });
 if (pull.status !== 0) process.exit(pull.status ?? 1);
+if (spawnSync(process.execPath, ['scripts/setup-trainer.mjs'], { stdio: 'inherit' }).status) process.exit(1); // trainer venv
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],

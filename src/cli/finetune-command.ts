@@ -1,15 +1,20 @@
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { listAdapters } from '../finetune/adapter-registry.ts';
+import { writeChatJsonl } from '../finetune/dataset-export.ts';
 import { FineTuneJobs, type FinetuneJobRecord } from '../finetune/finetune-job.ts';
 import { defaultHyperparameters, isModelPath, LocalTrainer } from '../finetune/local-trainer.ts';
 import { setupTrainer, trainerEnvironment } from '../finetune/local-trainer-setup.ts';
 import { OpenAIFineTuningBackend } from '../finetune/openai-finetuning-backend.ts';
-import { requirePrivacyScan } from '../finetune/privacy-record.ts';
+import { requirePrivacyScan, scanDatasetFile } from '../finetune/privacy-record.ts';
+import { generateQaDataset } from '../finetune/qa-generator.ts';
+import { generateRaftDataset } from '../finetune/raft.ts';
 import type { FineTuningBackend, Hyperparameters, TrainingEvent } from '../finetune/trainer-spec.ts';
 import { runtimeFile } from '../models/catalog.ts';
 import { sha256File } from '../models/model-cache.ts';
 import { AttuneError } from '../models/model-error.ts';
+import { Retriever } from '../retrieve/index.ts';
 import type { CliContext } from './cli-context.ts';
 import { ProgressBars } from './progress.ts';
 
@@ -31,6 +36,7 @@ type TrainFlags = {
   checkpointEvery?: string;
   evalEvery?: string;
   fromKb?: boolean;
+  count?: string;
   raft?: boolean;
   allowUnscanned?: boolean;
   json?: boolean;
@@ -73,6 +79,7 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
     .option('--eval-every <n>', 'steps between validation passes (default: once per epoch)')
     .option('--from-kb', 'build the training data from the knowledge base')
     .option('--raft', 'with --from-kb: RAFT examples (question + oracle and distractor documents)')
+    .option('--count <n>', 'with --from-kb: examples to generate', '200')
     .option('--allow-unscanned', 'train on data that has no clean privacy scan')
     .option('--json', 'machine-readable output')
     .action(async (flags: TrainFlags) => {
@@ -177,19 +184,11 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
     });
 }
 
-async function train(context: CliContext, flags: TrainFlags): Promise<FinetuneJobRecord> {
+async function train(context: CliContext, given: TrainFlags): Promise<FinetuneJobRecord> {
   const config = context.config();
-  if (flags.fromKb) {
-    // The knowledge-base generators (synthetic Q&A, RAFT) are a separate piece of work; until they
-    // are wired in, say so rather than train on nothing.
-    throw new AttuneError(
-      'attune finetune --from-kb is not available yet: the knowledge-base dataset generators are not wired into fine-tuning.',
-      {
-        hint: 'Export a dataset first (attune dataset ...), then: attune finetune --data <file.jsonl>',
-      },
-    );
-  }
-  if (flags.raft) throw new AttuneError('--raft only applies with --from-kb.');
+  let flags = given;
+  if (flags.fromKb) flags = { ...flags, data: await generateFromKnowledgeBase(context, flags) };
+  else if (flags.raft) throw new AttuneError('--raft only applies with --from-kb.');
   if (!flags.data) {
     throw new AttuneError('Nothing to train on: pass --data <file.jsonl> (or --from-kb).', {
       hint: 'attune finetune --data pairs.jsonl [--validation val.jsonl]',
@@ -215,6 +214,55 @@ async function train(context: CliContext, flags: TrainFlags): Promise<FinetuneJo
   if (!flags.json)
     process.stderr.write(`job ${record.id}: training on ${record.dataset.examples} examples\n`);
   return runWithProgress(context, record, backend, Boolean(flags.json), (run) => jobs.run(record.id, run));
+}
+
+/**
+ * Generates training data from the knowledge base with the dataset generators (grounded Q&A pairs, or
+ * RAFT examples), writes it under `<dir>/finetune/generated/` and scans it, so the privacy gate has a
+ * record for it. Returns the file.
+ */
+async function generateFromKnowledgeBase(context: CliContext, flags: TrainFlags): Promise<string> {
+  const config = context.config();
+  const models = context.models();
+  const count = Number(flags.count ?? 200);
+  if (!Number.isInteger(count) || count < 4)
+    throw new AttuneError(`--count must be an integer ≥ 4, got "${flags.count}".`);
+  const kb = await context.knowledgeBase();
+  const bars = new ProgressBars({ enabled: !flags.json });
+  const common = {
+    model: await models.chat(config.models.chat),
+    store: kb.store,
+    count,
+    seed: Number(flags.seed ?? defaultHyperparameters.seed),
+    onProgress: (p: { kept: number; target: number }) =>
+      bars.update('kb', 'examples generated', p.kept, p.target),
+  };
+  const examples = flags.raft
+    ? (
+        await generateRaftDataset({
+          ...common,
+          retriever: new Retriever({
+            store: kb.store,
+            embedder: await models.embedding(kb.embeddingModelName),
+          }),
+        })
+      ).examples
+    : (await generateQaDataset(common)).examples;
+  bars.stop();
+  if (examples.length < 4) {
+    throw new AttuneError(
+      `The knowledge base yielded only ${examples.length} grounded example(s); too few to train on.`,
+      {
+        hint: 'Ingest more documents (attune ingest ...), or train on your own data with --data.',
+      },
+    );
+  }
+  const file = join(config.dir, 'finetune', 'generated', `${flags.raft ? 'raft' : 'qa'}-${Date.now()}.jsonl`);
+  await writeChatJsonl(file, examples, { includeMeta: true });
+  await scanDatasetFile(config, file);
+  if (!flags.json)
+    process.stderr.write(`generated ${examples.length} examples from the knowledge base → ${file}\n`);
+  return file;
 }
 
 async function runWithProgress(

@@ -231,7 +231,7 @@ export class FineTuneJobs {
   }
 
   /** Runs a queued job to its end; returns the final record. */
-  run(id: string, options: RunJobOptions): Promise<FinetuneJobRecord> {
+  async run(id: string, options: RunJobOptions): Promise<FinetuneJobRecord> {
     const record = this.#reconciled(id);
     if (record.status !== 'queued') {
       throw new AttuneError(`Job ${id} is ${record.status}, not queued.`, {
@@ -242,7 +242,7 @@ export class FineTuneJobs {
   }
 
   /** Continues a cancelled or failed job from its last checkpoint. */
-  resume(id: string, options: RunJobOptions): Promise<FinetuneJobRecord> {
+  async resume(id: string, options: RunJobOptions): Promise<FinetuneJobRecord> {
     const record = this.#reconciled(id);
     if (record.status === 'succeeded') {
       throw new AttuneError(
