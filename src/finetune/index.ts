@@ -1,3 +1,14 @@
+export {
+  type AdapterEntry,
+  type AdapterLineage,
+  AdapterRegistry,
+  adaptersDir,
+  type DatasetLineage,
+  listAdapters,
+  type MachineDescription,
+  machineDescription,
+  resolveAdapter,
+} from './adapter-registry.ts';
 export type { ChatExample, ChatTurn } from './chat-example.ts';
 export { type SampleChunksOptions, type SourceChunk, sampleChunks } from './dataset-chunks.ts';
 export { type ExportFormat, type JsonlOptions, toChatJsonl, writeChatJsonl } from './dataset-export.ts';
@@ -33,6 +44,31 @@ export {
   validateDataset,
   validateDatasetFile,
 } from './dataset-validation.ts';
+export {
+  type CreateJobOptions,
+  FineTuneJobs,
+  type FinetuneJobRecord,
+  type FinetuneJobStatus,
+  FinetuneJobStore,
+  finetuneJobsDir,
+  type RunJobOptions,
+  type StoredEvent,
+} from './finetune-job.ts';
+export {
+  defaultHyperparameters,
+  LocalTrainer,
+  type LocalTrainerSettings,
+  type LocalTrainOptions,
+} from './local-trainer.ts';
+export {
+  type SetupOptions,
+  type SetupResult,
+  setupTrainer,
+  type TrainerEnvironment,
+  trainerEnvironment,
+  trainerVenvDir,
+} from './local-trainer-setup.ts';
+export { type LossChartInput, type LossPoint, renderLossChart } from './loss-chart.ts';
 export {
   PrivacyScanError,
   type PrivacyScanRecord,
@@ -93,3 +129,10 @@ export {
   raftAnswer,
   raftPrompt,
 } from './raft.ts';
+export type {
+  FineTuningBackend,
+  Hyperparameters,
+  TrainingEvent,
+  TrainingOutput,
+  TrainOptions,
+} from './trainer-spec.ts';
