@@ -147,9 +147,12 @@ const plain = JSON.parse(baseline.stdout.trim().split('\n').at(-1)!) as {
 const chat = await models.chat();
 const adapterPath = jobs.registry.get(record.adapterId!).gguf;
 const prompts = questions.slice(exampleCount + validationCount, exampleCount + validationCount + promptCount);
+// Decode speed (tokens after the first / time after the first) and time to first token, so answers of
+// different lengths (an adapter trained on short answers stops sooner) still compare.
 async function generationRate(withAdapter: boolean) {
   let tokens = 0;
-  let seconds = 0;
+  let decodeSeconds = 0;
+  let firstTokenMs = 0;
   for (const q of prompts) {
     const started = performance.now();
     const result = await chat.doGenerate({
@@ -160,10 +163,17 @@ async function generationRate(withAdapter: boolean) {
       maxTokens: 64,
       ...(withAdapter ? { adapter: { path: adapterPath } } : {}),
     });
-    seconds += (performance.now() - started) / 1000;
-    tokens += result.usage.outputTokens;
+    const total = performance.now() - started;
+    const ttft = result.timeToFirstTokenMs ?? total;
+    firstTokenMs += ttft;
+    decodeSeconds += (total - ttft) / 1000;
+    tokens += Math.max(0, result.usage.outputTokens - 1);
   }
-  return { tokens, seconds, tokensPerSecond: tokens / seconds };
+  return {
+    decodedTokens: tokens,
+    tokensPerSecond: tokens / decodeSeconds,
+    meanTimeToFirstTokenMs: firstTokenMs / prompts.length,
+  };
 }
 await generationRate(false); // warm-up: first context creation
 await generationRate(true);
