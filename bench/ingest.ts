@@ -159,7 +159,7 @@ const versions = Object.fromEntries(
 const path = writeResult('ingest', {
   command: `npx tsx bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(),
   limits,
-  embeddingModel: 'all-minilm-l6-v2 (GGUF f16, node-llama-cpp, CPU)',
+  embeddingModel: 'all-minilm-l6-v2 (GGUF F32, node-llama-cpp, CPU)',
   embedBatch: 32,
   llamaCppThreads: Number(threads),
   loadAverageAtStart: quiet.load,

@@ -117,12 +117,16 @@ export async function buildLlamaIndex(
     }
   }
   Settings.embedModel = new AttuneEmbedding();
-  Settings.nodeParser = new SentenceSplitter({ chunkSize: 200, chunkOverlap: 32 });
   const documents = records.map(
     (r) => new Document({ id_: r.id, text: r.text, metadata: { title: r.title ?? '' } }),
   );
-  const index = await VectorStoreIndex.fromDocuments(documents);
-  const chunks = Object.keys(index.indexStruct.nodesDict ?? {}).length;
+  // What fromDocuments does, with the splitter passed in: llamaindex 0.12 bundles two copies of
+  // its Settings, and the node parser set on the exported one never reaches VectorStoreIndex,
+  // which then splits with its default (1,024 tokens; the model reads 256 of them).
+  const splitter = new SentenceSplitter({ chunkSize: 200, chunkOverlap: 32 });
+  const nodes = splitter.getNodesFromDocuments(documents);
+  const index = await VectorStoreIndex.init({ nodes });
+  const chunks = nodes.length;
   return {
     name: 'llamaindex',
     chunks,
