@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'attune.js');
+const handbook = join(import.meta.dirname, '..', '..', 'examples', 'handbook');
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
@@ -140,6 +141,51 @@ describe('attune dataset', () => {
     const unknown = await attune(['dataset', 'export', csv, '--format', 'anthropic'], env);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /Unknown export format "anthropic"/);
+  });
+
+  it('generate --from-kb writes examples with meta, scans them, and reports kept/dropped (real model, 1 call)', async () => {
+    const ingest = await attune(['ingest', handbook, '--json'], env);
+    assert.equal(ingest.code, 0, ingest.stderr);
+    const out = join(work, 'qa.jsonl');
+    const r = await attune(
+      ['dataset', 'generate', '--from-kb', '--count', '2', '--max-chunks', '1', '--out', out, '--json'],
+      env,
+    );
+    const summary = JSON.parse(r.stdout) as {
+      examples: number;
+      chunksUsed: number;
+      proposed: number;
+      kept: number;
+      dropped: Record<string, number>;
+      privacy: { total: number };
+    };
+    assert.equal(summary.chunksUsed, 1);
+    const dropped =
+      Object.values(summary.dropped).reduce((a, b) => a + b, 0) - summary.dropped['generation-failed']!;
+    assert.equal(summary.kept + dropped, summary.proposed);
+    assert.equal(summary.examples, summary.kept);
+    // Exit 1 when nothing was kept: an empty training file is an error, not a success.
+    assert.equal(r.code, summary.examples > 0 ? 0 : 1, r.stderr);
+    const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.length, summary.examples);
+    for (const l of lines) {
+      const e = JSON.parse(l) as {
+        messages: { role: string }[];
+        meta: { generator: string; chunkIds: string[] };
+      };
+      assert.deepEqual(
+        e.messages.map((m) => m.role),
+        ['user', 'assistant'],
+      );
+      assert.equal(e.meta.generator, 'qa');
+      assert.equal(e.meta.chunkIds.length, 1);
+    }
+    // The output was scanned on the way out, so the trainer's gate knows it.
+    const { readScanRecord, sha256OfFile } = await import('../finetune/index.ts');
+    if (summary.examples > 0) {
+      const record = await readScanRecord({ dir: join(work, '.attune') }, await sha256OfFile(out));
+      assert.equal(record?.total, summary.privacy.total);
+    }
   });
 });
 

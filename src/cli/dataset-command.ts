@@ -283,7 +283,8 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
       await writeChatJsonl(flags.out, examples, { includeMeta: true });
       // Generated text comes from documents that may hold personal data: scan it at once, so the
       // trainer's gate has a record, and the user sees findings now.
-      const scan = await scanDatasetFile(config, flags.out);
+      const scan = examples.length > 0 ? await scanDatasetFile(config, flags.out) : undefined;
+      const privacy = scan ? { total: scan.record.total, counts: scan.record.counts } : { total: 0 };
       const summary = {
         file: flags.out,
         kind: flags.raft ? 'raft' : 'qa',
@@ -293,9 +294,10 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
         proposed: qa.generated,
         kept: qa.kept,
         dropped: qa.droppedByReason,
+        droppedSamples: qa.dropped.slice(0, 10),
         oraclePresent: flags.raft ? examples.filter((e) => e.meta?.oraclePresent === true).length : undefined,
         warnings,
-        privacy: { total: scan.record.total, counts: scan.record.counts },
+        privacy,
       };
       if (flags.json) context.out(JSON.stringify(summary, null, 2));
       else {
@@ -306,14 +308,19 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
         context.out(
           `wrote ${examples.length} ${flags.raft ? 'RAFT' : 'Q&A'} examples to ${flags.out} (asked for ${count}); ${qa.chunksUsed} chunks read, ${qa.generated} pairs proposed, ${qa.kept} kept${dropped ? `, dropped: ${dropped}` : ''}`,
         );
+        for (const d of qa.dropped.slice(0, 3)) {
+          context.out(`  dropped (${d.reason}): ${d.question ?? ''} -> ${d.answer ?? d.detail ?? ''}`);
+        }
         if (flags.raft)
           context.out(`oracle present in ${summary.oraclePresent} of ${examples.length} examples`);
         for (const w of warnings.slice(0, 5)) context.out(`warning: ${w}`);
-        context.out(
-          scan.record.total === 0
-            ? 'privacy scan: nothing found'
-            : `privacy scan: ${scan.record.total} findings; redact before training: attune dataset scan ${flags.out} --redact ${redactedFileName(flags.out)}`,
-        );
+        if (scan) {
+          context.out(
+            scan.record.total === 0
+              ? 'privacy scan: nothing found'
+              : `privacy scan: ${scan.record.total} findings; redact before training: attune dataset scan ${flags.out} --redact ${redactedFileName(flags.out)}`,
+          );
+        }
       }
       if (examples.length === 0) process.exitCode = 1;
     });
