@@ -177,6 +177,60 @@ describe('local LoRA trainer', () => {
     );
     assert.ok(adapted >= 0.6, `adapted rate ${adapted}`);
     assert.ok(adapted >= base + 0.4, `adapted ${adapted} vs base ${base}`);
+
+    // Number by number: llama.cpp running the GGUF adapter gives the log-probabilities PEFT gives in
+    // PyTorch. A wrong orientation, scale or q/k permutation puts llama.cpp as far from PEFT as no
+    // adapter at all (measured: 1.04 unpermuted vs 0.05 permuted on a q/k-only adapter).
+    const llama = await models.runtime.llama();
+    const cppModel = await llama.loadModel({ modelPath: models.cache.resolve(models.defaultChatName) });
+    const conversation =
+      `<|im_start|>system\n${behaviourSystemPrompt}<|im_end|>\n<|im_start|>user\n${heldOutQuestions[2]}<|im_end|>\n` +
+      `<|im_start|>assistant\nYou can take ten paid sick days a year.\n${behaviourMarker}<|im_end|>\n`;
+    const tokens = cppModel.tokenize(conversation, true);
+    const ids = tokens.map(Number);
+    await writeFile(join(dir, 'ids.json'), JSON.stringify(ids));
+    const cache = join(config.home, 'trainer-cache');
+    const baseDir = (await readdir(cache)).find((name) => name.startsWith('SmolLM2-135M-Instruct'));
+    const torchRun = spawnSync(
+      trainerEnvironment(config).python,
+      [
+        join('tests', 'peft_logprobs.py'),
+        ...['--base', join(cache, baseDir!), '--adapter', join(done.outputDir, 'adapter')],
+        ...['--ids', join(dir, 'ids.json'), '--out', join(dir, 'torch')],
+      ],
+      { cwd: trainerPackageDir, encoding: 'utf8' },
+    );
+    assert.equal(torchRun.status, 0, torchRun.stderr.slice(-2000));
+    const torchAdapted = new Float32Array(readFileSync(join(dir, 'torch.adapted.f32')).buffer.slice(0));
+    const vocabulary = torchAdapted.length / ids.length;
+    const cppLogprobs = async (lora?: string) => {
+      const context = await cppModel.createContext({
+        contextSize: 256,
+        ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}),
+      });
+      const out = await context
+        .getSequence()
+        .controlledEvaluate(tokens.map((t) => [t, { generateNext: { logits: true } }] as const));
+      await context.dispose();
+      // log p(next token) at each position, from llama.cpp's raw logits.
+      return ids.slice(1).map((next, i) => {
+        const logits = [...(out[i]?.next.logits ?? new Map<number, number>()).entries()];
+        const max = Math.max(...logits.map(([, v]) => v));
+        const logSum = max + Math.log(logits.reduce((sum, [, v]) => sum + Math.exp(v - max), 0));
+        return (logits.find(([token]) => token === next)?.[1] ?? Number.NEGATIVE_INFINITY) - logSum;
+      });
+    };
+    const distance = (cpp: number[]) =>
+      cpp.reduce((sum, lp, i) => sum + Math.abs(lp - torchAdapted[i * vocabulary + ids[i + 1]!]!), 0) /
+      cpp.length;
+    const withAdapter = distance(await cppLogprobs(resolved.path));
+    const withoutAdapter = distance(await cppLogprobs());
+    await cppModel.dispose();
+    process.stdout.write(
+      `# mean |log p(next) llama.cpp − PEFT| over ${ids.length - 1} tokens: with the GGUF adapter ${withAdapter.toFixed(3)}, without ${withoutAdapter.toFixed(3)}\n`,
+    );
+    assert.ok(withAdapter < 0.2, `llama.cpp with the adapter is ${withAdapter} from PEFT`);
+    assert.ok(withoutAdapter > 4 * withAdapter, `without ${withoutAdapter} vs with ${withAdapter}`);
   });
 
   test('bad inputs end in one `failed` event with a clear message and leave no partial files', async () => {
