@@ -132,6 +132,12 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
             context.out(
               `to train on it, redact first: attune dataset scan ${file} --redact ${redactedFileName(file)}`,
             );
+            if (result.report.counts.name > 0) {
+              // Name detection is a heuristic that also flags public figures and places named after people.
+              context.out(
+                `names are found by patterns and a first-name list; if these are public figures, not personal data, rescan with --kinds ${piiKinds.filter((k) => k !== 'name').join(',')}`,
+              );
+            }
           }
         }
         const clean = result.redacted ? result.redacted.total === 0 : result.report.total === 0;
@@ -428,12 +434,12 @@ function renderStats(context: CliContext, stats: DatasetStats): void {
   context.out(`duplicates: ${stats.duplicates}`);
   const row = (label: string, d: Distribution) =>
     context.out(
-      `  ${label.padEnd(12)} ${String(d.count).padStart(7)} ${String(d.min).padStart(7)} ${String(d.mean).padStart(8)} ${String(d.p95).padStart(7)} ${String(d.max).padStart(7)}`,
+      `  ${label.padEnd(15)} ${String(d.count).padStart(7)} ${String(d.min).padStart(7)} ${String(d.mean).padStart(8)} ${String(d.p95).padStart(7)} ${String(d.max).padStart(7)}`,
     );
   if (stats.tokens) {
     context.out(`tokens (${stats.tokens.tokenizer}, ChatML framing counted): ${stats.tokens.total} in all`);
     context.out(
-      `  ${''.padEnd(12)} ${'count'.padStart(7)} ${'min'.padStart(7)} ${'mean'.padStart(8)} ${'p95'.padStart(7)} ${'max'.padStart(7)}`,
+      `  ${''.padEnd(15)} ${'count'.padStart(7)} ${'min'.padStart(7)} ${'mean'.padStart(8)} ${'p95'.padStart(7)} ${'max'.padStart(7)}`,
     );
     row('per example', stats.tokens.perExample);
     for (const role of ['system', 'user', 'assistant'] as const) {

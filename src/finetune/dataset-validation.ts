@@ -143,11 +143,12 @@ export function validateDataset(examples: ChatExample[], options: ValidateOption
   }
   const errors = issues.filter((i) => i.severity === 'error');
   const warnings = issues.filter((i) => i.severity === 'warning');
+  // The same counter, so every turn is tokenized once for both the checks and the statistics.
   return {
     ok: errors.length === 0,
     errors,
     warnings,
-    stats: datasetStats(examples, { tokenizer: options.tokenizer }),
+    stats: statsWith(examples, counter, options.tokenizer?.modelId),
   };
 }
 
@@ -163,7 +164,15 @@ export async function validateDatasetFile(
 
 /** Counts, per-role token distributions, duplicates and the longest example. */
 export function datasetStats(examples: ChatExample[], options: { tokenizer?: Tokenizer } = {}): DatasetStats {
-  const counter = options.tokenizer ? chatTokenCounter(options.tokenizer) : undefined;
+  const tokenizer = options.tokenizer;
+  return statsWith(examples, tokenizer ? chatTokenCounter(tokenizer) : undefined, tokenizer?.modelId);
+}
+
+function statsWith(
+  examples: ChatExample[],
+  counter: ChatTokenCounter | undefined,
+  tokenizerId: string | undefined,
+): DatasetStats {
   const turns = { total: 0, system: 0, user: 0, assistant: 0 };
   const perRole: Record<ChatTurn['role'], number[]> = { system: [], user: [], assistant: [] };
   const perExample: number[] = [];
@@ -211,7 +220,7 @@ export function datasetStats(examples: ChatExample[], options: { tokenizer?: Tok
   if (longest) stats.longest = longest;
   if (counter) {
     stats.tokens = {
-      tokenizer: options.tokenizer!.modelId,
+      tokenizer: tokenizerId ?? '',
       total: perExample.reduce((a, b) => a + b, 0),
       perExample: distribution(perExample),
       perRole: Object.fromEntries(
@@ -236,9 +245,19 @@ export function countExampleTokens(example: ChatExample, tokenizer: Tokenizer): 
   return chatTokenCounter(tokenizer).example(example);
 }
 
-function chatTokenCounter(tokenizer: Tokenizer) {
+type ChatTokenCounter = { turn: (m: ChatTurn) => number; example: (e: ChatExample) => number };
+
+function chatTokenCounter(tokenizer: Tokenizer): ChatTokenCounter {
   const overhead = new Map<string, number>();
+  const counted = new WeakMap<ChatTurn, number>();
   const turn = (m: ChatTurn) => {
+    const known = counted.get(m);
+    if (known !== undefined) return known;
+    const tokens = countTurn(m);
+    counted.set(m, tokens);
+    return tokens;
+  };
+  const countTurn = (m: ChatTurn) => {
     let framing = overhead.get(m.role);
     if (framing === undefined) {
       // <|im_start|> and <|im_end|> are one special token each; the role line and trailing newline are text.
