@@ -99,29 +99,47 @@ async function calibrate() {
     bars.update('features', 'questions retrieved', i + 1, questions.length, 'q');
   }
   bars.stop();
+  writeFileSync(join(work, 'calibration-features.json'), JSON.stringify(rows));
   // Fit on one half, choose the threshold there, report on the other half.
   const fit = rows.filter((_, i) => i % 2 === 0);
   const held = rows.filter((_, i) => i % 2 === 1);
-  const weights = logisticRegression(fit);
-  const candidate = (threshold: number): AbstentionCalibration => ({ weights, threshold, provenance: {} });
-  // The product's default: abstain on at most ~1 in 5 answerable questions, as many unanswerable as that allows.
-  let best = { threshold: 0.5, score: -1 };
-  for (let t = 0.05; t < 0.95; t += 0.01) {
-    const m = abstentionMetrics(fit, candidate(t));
-    const score = m.balancedAccuracy;
-    if (score > best.score) best = { threshold: Number(t.toFixed(2)), score };
-  }
+  const minKept = option('--min-answerable-kept', 0.8);
+  const chooseThreshold = (weights: AbstentionCalibration['weights']) => {
+    // Balanced accuracy, but never abstaining on more than 1 - minKept of answerable questions:
+    // after this gate the groundedness check still abstains, so this one must not eat the answers.
+    let best = { threshold: 0.5, score: -1 };
+    for (let t = 0.05; t < 0.95; t += 0.01) {
+      const m = abstentionMetrics(fit, { weights, threshold: t, provenance: {} });
+      if (m.answerableKept >= minKept && m.balancedAccuracy > best.score)
+        best = { threshold: Number(t.toFixed(2)), score: m.balancedAccuracy };
+    }
+    return best.threshold;
+  };
+  const both = logisticRegression(fit, true);
+  const denseOnly = logisticRegression(fit, false);
+  const report = (weights: AbstentionCalibration['weights']) => {
+    const threshold = chooseThreshold(weights);
+    return { weights, threshold, heldOut: abstentionMetrics(held, { weights, threshold, provenance: {} }) };
+  };
+  const candidates = { denseAndCoverage: report(both), denseOnly: report(denseOnly) };
+  // On squad2-dev, coverage gets a negative weight: its unanswerable questions were written by
+  // people reading the paragraph, so they reuse its words more than real questions do. A gate that
+  // abstains *because* the evidence shares the question's words would be wrong on real knowledge
+  // bases, so a negative coverage weight is not shipped.
+  const chosen = both.coverage >= 0 ? candidates.denseAndCoverage : candidates.denseOnly;
   const calibration: AbstentionCalibration = {
-    weights,
-    threshold: best.threshold,
+    weights: chosen.weights,
+    threshold: chosen.threshold,
     provenance: {
       command: 'npx tsx bench/answers.ts --calibrate',
       data: 'squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0): questions of its first 6 articles; knowledge base of its first 12',
       features:
         'dense = best question-chunk cosine among the top 5; coverage = best share of question content words in one of the top 3 chunks',
-      fit: 'logistic regression (answerable = 1) on even-indexed questions; threshold maximising balanced accuracy there',
+      fit: `logistic regression (answerable = 1) on even-indexed questions; threshold: best balanced accuracy there while keeping >= ${minKept} of answerable questions; a negative coverage weight is not shipped (see bench/answers.ts)`,
       questions: { fit: fit.length, heldOut: held.length },
-      heldOut: abstentionMetrics(held, candidate(best.threshold)),
+      candidates,
+      chosen: chosen === candidates.denseOnly ? 'denseOnly' : 'denseAndCoverage',
+      heldOut: chosen.heldOut,
       fitted: new Date().toISOString().slice(0, 10),
     },
   };
@@ -160,7 +178,7 @@ function abstentionMetrics(
   };
 }
 
-function logisticRegression(rows: { f: RetrievalFeatures; unanswerable: boolean }[]) {
+function logisticRegression(rows: { f: RetrievalFeatures; unanswerable: boolean }[], useCoverage: boolean) {
   let bias = 0;
   let dense = 0;
   let coverage = 0;
@@ -178,7 +196,7 @@ function logisticRegression(rows: { f: RetrievalFeatures; unanswerable: boolean 
     }
     bias -= (rate * gb) / rows.length;
     dense -= (rate * gd) / rows.length;
-    coverage -= (rate * gc) / rows.length;
+    if (useCoverage) coverage -= (rate * gc) / rows.length;
   }
   return { bias: round(bias), dense: round(dense), coverage: round(coverage) };
 }
