@@ -235,7 +235,7 @@ async function generateFromKnowledgeBase(context: CliContext, flags: TrainFlags)
     count,
     seed: Number(flags.seed ?? defaultHyperparameters.seed),
     onProgress: (p: { kept: number; target: number }) =>
-      bars.update('kb', 'examples generated', p.kept, p.target),
+      bars.update('kb', 'examples generated', p.kept, p.target, 'examples'),
   };
   const examples = flags.raft
     ? (
