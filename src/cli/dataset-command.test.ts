@@ -130,6 +130,7 @@ describe('attune dataset', () => {
     };
     assert.deepEqual([summary.train.examples, summary.validation.examples], [15, 5]);
     const first = readFileSync(summary.validation.file, 'utf8');
+    assert.ok(!first.includes('"meta"'), 'trainer files are plain OpenAI chat JSONL');
     await attune(['dataset', 'split', good, '--validation-share', '0.25', '--seed', '3'], env);
     assert.equal(readFileSync(summary.validation.file, 'utf8'), first, 'same seed, same split');
 

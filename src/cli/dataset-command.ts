@@ -150,11 +150,21 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
     .requiredOption('--validation-share <share>', 'share held out for validation, e.g. 0.1')
     .option('--seed <n>', 'the same seed gives the same split', '1')
     .option('--out-dir <dir>', 'where to write the two files (default: beside the input)')
+    .option(
+      '--keep-meta',
+      "keep each example's meta (source, chunk ids); hosted services may reject the extra key",
+    )
     .option('--json', 'machine-readable summary on stdout')
     .action(
       async (
         file: string,
-        flags: ImportFlags & { validationShare: string; seed: string; outDir?: string; json?: boolean },
+        flags: ImportFlags & {
+          validationShare: string;
+          seed: string;
+          outDir?: string;
+          keepMeta?: boolean;
+          json?: boolean;
+        },
       ) => {
         const examples = readableExamples(await readDataset(file, importOptions(flags)));
         const split = splitDataset(examples, {
@@ -164,8 +174,9 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
         const base = join(flags.outDir ?? dirname(file), basename(file, extname(file)));
         const trainFile = `${base}.train.jsonl`;
         const validationFile = `${base}.validation.jsonl`;
-        await writeChatJsonl(trainFile, split.train, { includeMeta: true });
-        await writeChatJsonl(validationFile, split.validation, { includeMeta: true });
+        // These are the files handed to a trainer: plain OpenAI chat JSONL unless meta is asked for.
+        await writeChatJsonl(trainFile, split.train, { includeMeta: flags.keepMeta === true });
+        await writeChatJsonl(validationFile, split.validation, { includeMeta: flags.keepMeta === true });
         const summary = {
           train: { file: trainFile, examples: split.train.length },
           validation: { file: validationFile, examples: split.validation.length },
