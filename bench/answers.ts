@@ -216,19 +216,7 @@ async function answerSlice() {
     store: kb.store,
     calibration: defaultCalibration(),
   });
-  const rows: {
-    id: string;
-    answerable: boolean;
-    abstained: boolean;
-    reason?: string;
-    em: number;
-    f1: number;
-    groundedness: number;
-    citesGold: boolean;
-    ttftMs?: number;
-    totalMs: number;
-    answer: string;
-  }[] = [];
+  const rows: Row[] = [];
   for (const [i, q] of questions.entries()) {
     const r = await answerer.answer(q.question, { principal, cache: false });
     const goldDoc = `squad/paragraphs.jsonl#${q.gold_doc_ids[0]}`;
@@ -250,8 +238,29 @@ async function answerSlice() {
       answer: r.answer,
     });
     bars.update('answer', 'questions answered', i + 1, questions.length, 'q');
+    // Written as it goes, so a run stopped early still leaves what it measured.
+    if ((i + 1) % 25 === 0 && i + 1 < questions.length)
+      report(rows, count, chat.modelId, embedder.modelId, false);
   }
   bars.stop();
+  report(rows, count, chat.modelId, embedder.modelId, true);
+}
+
+type Row = {
+  id: string;
+  answerable: boolean;
+  abstained: boolean;
+  reason?: string;
+  em: number;
+  f1: number;
+  groundedness: number;
+  citesGold: boolean;
+  ttftMs?: number;
+  totalMs: number;
+  answer: string;
+};
+
+function report(rows: Row[], count: number, model: string, embedding: string, complete: boolean) {
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   const answerable = rows.filter((r) => r.answerable);
   const unanswerable = rows.filter((r) => !r.answerable);
@@ -304,14 +313,17 @@ async function answerSlice() {
   };
   const path = writeResult('answers', {
     command: `npx tsx bench/answers.ts --questions ${count}`,
-    model: chat.modelId,
-    embedding: embedder.modelId,
+    complete,
+    model,
+    embedding,
     data: 'squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0), seeded slice of questions from articles 7-12; knowledge base: all paragraphs of articles 1-12',
     summary,
     examples: rows.slice(0, 12),
   });
-  console.log(JSON.stringify({ machine: machineDescription(), summary }, null, 2));
-  console.log(`written to ${path}`);
+  if (complete) {
+    console.log(JSON.stringify({ machine: machineDescription(), summary }, null, 2));
+    console.log(`written to ${path}`);
+  }
 }
 
 function round(x: number): number {
