@@ -204,7 +204,7 @@ function logisticRegression(rows: { f: RetrievalFeatures; unanswerable: boolean 
 async function answerSlice() {
   const count = option('--questions', 300);
   const questions = seededShuffle(
-    questionsFor((a) => !calibrationArticles.has(a)),
+    questionsFor((a) => articles.includes(a) && !calibrationArticles.has(a)),
     11,
   ).slice(0, count);
   const chat = await models.chat();

@@ -286,8 +286,6 @@ export class Answerer {
       maxTokens: record.parameters.maxTokens,
       temperature: record.parameters.temperature,
       ...(record.parameters.seed !== undefined ? { seed: record.parameters.seed } : {}),
-      // Small models loop ("The answer is no. The answer is no. ..."); a mild penalty stops most of it.
-      frequencyPenalty: 0.3,
       ...(options.adapter ? { adapter: { path: options.adapter.path } } : {}),
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     })) {
