@@ -38,7 +38,13 @@ export type TrainOptions = {
 };
 
 export type TrainingEvent =
-  | { type: 'started'; totalSteps: number; trainExamples: number; validationExamples: number; resumedFromStep?: number }
+  | {
+      type: 'started';
+      totalSteps: number;
+      trainExamples: number;
+      validationExamples: number;
+      resumedFromStep?: number;
+    }
   | {
       type: 'step';
       step: number;
