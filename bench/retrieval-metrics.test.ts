@@ -1,4 +1,4 @@
-// Run: node --import tsx --test bench/retrieval-metrics.test.ts (scripts/run-tests.mjs runs src/ only).
+// Run: node --import tsx --test bench/retrieval-metrics.test.ts (npm test runs it too).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { documentRanking, goldRank, percentile, rankingMetrics } from './retrieval-metrics.ts';

@@ -15,7 +15,7 @@ function findTests(dir) {
 }
 
 const only = process.argv.slice(2);
-const files = only.length ? only : findTests('src').sort();
+const files = only.length ? only : [...findTests('src'), ...findTests('bench')].sort();
 const pull = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'models', 'pull'], {
   stdio: 'inherit',
 });
