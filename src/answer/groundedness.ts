@@ -1,18 +1,11 @@
+import type { AuditSentence } from '../audit/audit-record.ts';
 import type { ChatModel, EmbeddingModel } from '../models/model-spec.ts';
 import { cosineSimilarity } from '../models/vector-math.ts';
 import { citationsIn, stripCitations } from './citations.ts';
 import { contentWords, lexicalSupport, splitSentences } from './text-support.ts';
 
-export type SentenceSupport = {
-  text: string;
-  /** Source numbers: the model's own, or the best-supporting source when it cited none. */
-  cited: number[];
-  origin: 'model' | 'attributed' | 'none';
-  lexicalSupport: number;
-  semanticSupport: number;
-  supported: boolean;
-  judge?: boolean;
-};
+/** Support for one answer sentence: the shape the audit record keeps. */
+export type SentenceSupport = AuditSentence;
 
 export type GroundednessResult = {
   /** Share of sentences supported by their cited evidence (0 for an empty answer). */
