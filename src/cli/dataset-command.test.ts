@@ -1,33 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runAttune } from './testing.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'attune.js');
 const handbook = join(import.meta.dirname, '..', '..', 'examples', 'handbook');
-
-type Run = { code: number | null; stdout: string; stderr: string };
-
-/** The real CLI in a child process, as a user runs it. */
-function attune(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const attune = runAttune;
 
 const line = (user: string, assistant: string) =>
   JSON.stringify({

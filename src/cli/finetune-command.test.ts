@@ -3,7 +3,6 @@
  * tested for real in src/finetune/local-trainer.test.ts; here: listing, showing, refusing, messages.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,27 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { FineTuneJobs } from '../finetune/finetune-job.ts';
 import { defaultHyperparameters } from '../finetune/local-trainer.ts';
 import type { FineTuningBackend } from '../finetune/trainer-spec.ts';
+import { runAttune } from './testing.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'attune.js');
-type Run = { code: number | null; stdout: string; stderr: string };
-
-function attune(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const attune = runAttune;
 
 describe('attune finetune CLI', () => {
   let work: string;
