@@ -6,7 +6,7 @@
 //
 // The knowledge base holds 12 articles. Calibration uses questions of the first 6, the answer
 // benchmark questions of the last 6, so the threshold is never fitted on the questions it is scored on.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type AbstentionCalibration,
@@ -18,20 +18,12 @@ import {
 } from '../src/answer/index.ts';
 import { ProgressBars } from '../src/cli/progress.ts';
 import { loadConfig } from '../src/config/index.ts';
+import { articleOf, readCorpus, readQuestions, withArticles } from '../src/eval/qa-data.ts';
 import { exactMatch, tokenF1 } from '../src/eval/squad-metrics.ts';
 import { KnowledgeBase } from '../src/knowledge/index.ts';
 import { testModels } from '../src/models/testing.ts';
 import { Retriever } from '../src/retrieve/index.ts';
 import { machineDescription, percentile, seededShuffle, writeResult } from './bench-env.ts';
-
-type Paragraph = { id: string; title: string; text: string };
-type Question = {
-  id: string;
-  question: string;
-  answers: string[];
-  answerable: boolean;
-  gold_doc_ids: string[];
-};
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -39,24 +31,11 @@ const option = (name: string, fallback: number) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const data = join(import.meta.dirname, '..', '..', 'shared', 'data', 'squad2-dev');
-const readJsonl = <T>(file: string) =>
-  readFileSync(join(data, file), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
-
-const corpus = readJsonl<Paragraph>('corpus.jsonl');
-const articles = [...new Set(corpus.map((p) => p.id.split('#')[0]!))].slice(0, 12);
+const corpus = readCorpus('squad2-dev');
+const articles = [...new Set(corpus.map((p) => articleOf(p.id)))].slice(0, 12);
 const calibrationArticles = new Set(articles.slice(0, 6));
-const inKb = corpus.filter((p) => articles.includes(p.id.split('#')[0]!));
-// Unanswerable questions name no document; the file keeps SQuAD's order, so each belongs to the
-// article of the answerable question before it.
-let lastArticle = '';
-const allQuestions = readJsonl<Question>('questions.jsonl').map((q) => {
-  lastArticle = q.gold_doc_ids[0]?.split('#')[0] ?? lastArticle;
-  return { ...q, article: lastArticle };
-});
+const inKb = corpus.filter((p) => articles.includes(articleOf(p.id)));
+const allQuestions = withArticles(readQuestions('squad2-dev'));
 const questionsFor = (wanted: (article: string) => boolean) => allQuestions.filter((q) => wanted(q.article));
 
 const work = join(import.meta.dirname, '.work', 'answers');

@@ -1,5 +1,5 @@
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 
@@ -56,4 +56,18 @@ export function percentile(values: number[], p: number): number {
   if (!values.length) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** `--name N` from the command line: a positive integer, or undefined when the flag is absent. */
+export function argValue(name: string, argv = process.argv): number | undefined {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const value = Number(argv[i + 1]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} needs a positive integer`);
+  return value;
+}
+
+/** The 1, 5 and 15 minute load averages: recorded with every timing, since other work skews them. */
+export function loadAverage(): number[] {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 }

@@ -1,31 +1,20 @@
 // Picks the default chat model by measurement: reading comprehension on a fixed squad2-dev slice
 // (gold paragraph given, answerable questions) against speed on this machine.
 // Run: npx tsx bench/choose-chat-model.ts [n=60] [models...]
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.ts';
+import { readCorpus, readQuestions } from '../src/eval/qa-data.ts';
 import { exactMatch, tokenF1 } from '../src/eval/squad-metrics.ts';
 import { Models } from '../src/models/models.ts';
 import { machineDescription, seededShuffle, writeResult } from './bench-env.ts';
 
-const data = join(import.meta.dirname, '..', '..', 'shared', 'data', 'squad2-dev');
 const n = Number(process.argv[2] ?? 60);
 const candidates = process.argv.slice(3).length
   ? process.argv.slice(3)
   : ['smollm2-135m-instruct', 'gemma3-270m'];
 
-type Q = { id: string; question: string; answers: string[]; answerable: boolean; gold_doc_ids: string[] };
-const corpus = new Map<string, string>();
-for (const line of readFileSync(join(data, 'corpus.jsonl'), 'utf8').split('\n').filter(Boolean)) {
-  const d = JSON.parse(line) as { id: string; text: string };
-  corpus.set(d.id, d.text);
-}
+const corpus = new Map(readCorpus('squad2-dev').map((d) => [d.id, d.text]));
 const questions = seededShuffle(
-  readFileSync(join(data, 'questions.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Q)
-    .filter((q) => q.answerable),
+  readQuestions('squad2-dev').filter((q) => q.answerable),
   42,
 ).slice(0, n);
 

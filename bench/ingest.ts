@@ -7,34 +7,20 @@ import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeResult } from './bench-env.ts';
+import { evalDataDir } from '../src/eval/qa-data.ts';
+import { argValue, loadAverage, writeResult } from './bench-env.ts';
 import type { PipelineName, PipelineResult } from './ingest-pipelines.ts';
 
-const DATA = '/work/shared/data';
+const DATA = evalDataDir();
 const CORPORA = ['squad2-dev', 'covidqa'] as const;
 const PIPELINES: PipelineName[] = ['attune', 'raw', 'llamaindex', 'langchain'];
 const MAX_LOAD_WAIT_MS = 60_000;
-
-function argValue(name: string): number | undefined {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return undefined;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} needs a positive integer`);
-  return value;
-}
 
 const limit = argValue('--limit');
 const limits = Object.fromEntries(CORPORA.map((c) => [c, argValue(`--limit-${c}`) ?? limit]));
 // llama.cpp's default thread count here is above the core count, and its spinning threads then
 // fight each other and everything else; one thread per core for every pipeline alike.
 const threads = process.env.ATTUNE_THREADS ?? String(availableParallelism());
-
-function loadAverage(): number[] {
-  return readFileSync('/proc/loadavg', 'utf8')
-    .split(' ')
-    .slice(0, 3)
-    .map((x) => Number(x));
-}
 
 /** Waits (up to a minute) for the 1-minute load to drop below the core count. */
 async function waitForQuietMachine(): Promise<{ waitedSeconds: number; load: number[] }> {

@@ -13,16 +13,17 @@
 //
 // Run: npx tsx bench/retrieval.ts [--limit N] [--limit-<corpus> N] [--max-questions N]
 //      (writes bench/results/retrieval.json; no --limit: the whole sets)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.ts';
+import { evalDataDir, readJsonl } from '../src/eval/qa-data.ts';
 import { KnowledgeBase } from '../src/knowledge/index.ts';
 import type { EmbeddingModel } from '../src/models/model-spec.ts';
 import { Models } from '../src/models/models.ts';
 import { fuse, type RetrievalMode, Retriever, removeNearDuplicates } from '../src/retrieve/index.ts';
 import type { SearchHit } from '../src/store/index.ts';
-import { seededShuffle, writeResult } from './bench-env.ts';
+import { argValue, loadAverage, seededShuffle, writeResult } from './bench-env.ts';
 import {
   documentRanking,
   goldRank,
@@ -40,7 +41,7 @@ import {
   truncator,
 } from './retrieval-peers.ts';
 
-const DATA = '/work/shared/data';
+const DATA = evalDataDir();
 const CORPORA = ['squad2-dev', 'covidqa'] as const;
 /** Chunks each method returns per question; metrics use the first 10 distinct documents among them. */
 const K_CHUNKS = 30;
@@ -54,25 +55,6 @@ const P95_TARGET_MS = 20;
 type Question = { id: string; question: string; answerable: boolean; gold_doc_ids: string[] };
 type MethodName = 'bm25' | 'dense' | 'hybrid' | 'llamaindex' | 'langchain';
 type Sample = { ranking: string[]; ms: number; embedMs?: number };
-
-function argValue(name: string): number | undefined {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return undefined;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} needs a positive integer`);
-  return value;
-}
-
-function readJsonl<T>(path: string): T[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as T);
-}
-
-function loadAverage(): number[] {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
-}
 
 const limit = argValue('--limit');
 const limits = Object.fromEntries(CORPORA.map((c) => [c, argValue(`--limit-${c}`) ?? limit]));

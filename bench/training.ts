@@ -6,11 +6,11 @@
 // Run on an idle machine: npx tsx bench/training.ts [--examples 200] [--epochs 1] [--prompts 8]
 // Smoke test (seconds, proves it works, not a measurement): --examples 16 --prompts 2 --out training-smoke
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.ts';
+import { type EvalQuestion, readQuestions } from '../src/eval/qa-data.ts';
 import { FineTuneJobs } from '../src/finetune/finetune-job.ts';
 import { defaultHyperparameters, LocalTrainer } from '../src/finetune/local-trainer.ts';
 import { setupTrainer } from '../src/finetune/local-trainer-setup.ts';
@@ -36,20 +36,12 @@ const basePath = models.cache.resolve(config.models.chat);
 const work = await mkdtemp(join(tmpdir(), 'attune-bench-training-'));
 
 // Data: real questions with their gold answers, one chat example each.
-type Question = { question: string; answers: string[]; answerable: boolean };
 const questions = seededShuffle(
-  readFileSync(
-    join(import.meta.dirname, '..', '..', 'shared', 'data', 'squad2-dev', 'questions.jsonl'),
-    'utf8',
-  )
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Question)
-    .filter((q) => q.answerable && q.answers[0]),
+  readQuestions('squad2-dev').filter((q) => q.answerable && q.answers[0]),
   7,
 );
 const system = 'Answer the question in a few words.';
-const toExample = (q: Question) =>
+const toExample = (q: EvalQuestion) =>
   JSON.stringify({
     messages: [
       { role: 'system', content: system },

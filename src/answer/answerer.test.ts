@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type AuditLog, LanceAuditLog } from '../audit/index.ts';
 import { loadConfig } from '../config/index.ts';
+import { type EvalQuestion, readCorpus, readQuestions, withArticles } from '../eval/qa-data.ts';
 import { KnowledgeBase } from '../knowledge/index.ts';
 import type { ChatModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
@@ -15,31 +16,7 @@ import { defaultCalibration, retrievalConfidence, retrievalFeatures } from './ab
 import { ContextTooSmallError } from './answer-prompt.ts';
 import { Answerer, QuestionError } from './answerer.ts';
 
-type Question = {
-  id: string;
-  question: string;
-  answerable: boolean;
-  answers: string[];
-  gold_doc_ids: string[];
-};
-const data = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'squad2-dev');
-const readJsonl = <T>(file: string) =>
-  readFileSync(join(data, file), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
-
-/**
- * Unanswerable squad2-dev questions name no document; the file keeps SQuAD's order, so each one
- * belongs to the article of the answerable question before it.
- */
-function withArticles(questions: Question[]): (Question & { article: string })[] {
-  let article = '';
-  return questions.map((q) => {
-    article = q.gold_doc_ids[0]?.split('#')[0] ?? article;
-    return { ...q, article };
-  });
-}
+type Question = EvalQuestion;
 
 const SECRET = 'The Normans secret budget for 2027 is 4.2 million euros.';
 
@@ -52,12 +29,8 @@ describe('Answerer with real models on a squad2-dev slice', () => {
   const work = mkdtempSync(join(tmpdir(), 'attune-answer-'));
   const docs = join(work, 'squad');
   // One whole article (SQuAD 2.0 dev, CC BY-SA 4.0): its paragraphs compete with each other.
-  const corpus = readJsonl<{ id: string; title: string; text: string }>('corpus.jsonl').filter((d) =>
-    d.id.startsWith('Normans#'),
-  );
-  const questions = withArticles(readJsonl<Question>('questions.jsonl')).filter(
-    (q) => q.article === 'Normans',
-  );
+  const corpus = readCorpus('squad2-dev').filter((d) => d.id.startsWith('Normans#'));
+  const questions = withArticles(readQuestions('squad2-dev')).filter((q) => q.article === 'Normans');
   const reader: Principal = { user: 'reader', groups: [] };
   const board: Principal = { user: 'carol', groups: ['board'] };
   const admin: Principal = { user: 'root', groups: [], admin: true };

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readQuestions } from '../eval/qa-data.ts';
 import { AttuneError } from '../models/model-error.ts';
 import {
   FineTuningServiceError,
@@ -84,11 +85,8 @@ async function collect(
 
 /** Real chat examples: SQuAD 2.0 dev questions with their gold answers (CC BY-SA 4.0). */
 async function squadExamples(count: number, skip: number): Promise<string> {
-  const lines = (await readFile('/work/shared/data/squad2-dev/questions.jsonl', 'utf8')).split('\n');
   const examples: string[] = [];
-  for (const line of lines) {
-    if (!line.trim()) continue;
-    const q = JSON.parse(line) as { question: string; answers: string[]; answerable: boolean };
+  for (const q of readQuestions('squad2-dev')) {
     if (!q.answerable) continue;
     if (skip > 0) {
       skip--;

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../config/index.ts';
+import { readCorpus } from '../eval/qa-data.ts';
 import { KnowledgeBase } from '../knowledge/index.ts';
 import type { ChatModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
@@ -14,11 +15,7 @@ import { type SourceChunk, sampleChunks } from './dataset-chunks.ts';
 import { contentWords, groundingSupport, judgePair, type QaPair } from './qa-generator.ts';
 import { BEGIN_QUOTE, END_QUOTE, generateRaftDataset } from './raft.ts';
 
-const data = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'squad2-dev');
-const corpus = readFileSync(join(data, 'corpus.jsonl'), 'utf8')
-  .split('\n')
-  .filter(Boolean)
-  .map((l) => JSON.parse(l) as { id: string; title: string; text: string });
+const corpus = readCorpus('squad2-dev');
 const paragraph = (id: string) => corpus.find((d) => d.id === id)!;
 
 describe('grounding filter on crafted pairs', () => {

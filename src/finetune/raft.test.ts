@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../config/index.ts';
+import { readCorpus, readQuestions } from '../eval/qa-data.ts';
 import { KnowledgeBase } from '../knowledge/index.ts';
 import type { Models } from '../models/models.ts';
 import { testModels } from '../models/testing.ts';
@@ -19,20 +20,6 @@ import {
   raftAnswer,
 } from './raft.ts';
 
-type Question = {
-  id: string;
-  question: string;
-  answers: string[];
-  answerable: boolean;
-  gold_doc_ids: string[];
-};
-const data = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'squad2-dev');
-const readJsonl = <T>(file: string) =>
-  readFileSync(join(data, file), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
-
 describe('RAFT examples from a squad2-dev slice (real retriever: MiniLM embeddings + BM25 in LanceDB)', () => {
   let models: Models;
   let kb: KnowledgeBase;
@@ -40,7 +27,7 @@ describe('RAFT examples from a squad2-dev slice (real retriever: MiniLM embeddin
   const items: RaftItem[] = [];
   const work = mkdtempSync(join(tmpdir(), 'attune-raft-'));
   // 31 paragraphs: enough neighbours for hard negatives, few enough to embed quickly.
-  const corpus = readJsonl<{ id: string; title: string; text: string }>('corpus.jsonl').filter(
+  const corpus = readCorpus('squad2-dev').filter(
     (d) => d.id.startsWith('Amazon_rainforest#') || /^Black_Death#\d$/.test(d.id),
   );
 
@@ -54,7 +41,7 @@ describe('RAFT examples from a squad2-dev slice (real retriever: MiniLM embeddin
     assert.equal((await kb.sync([dir])).failed, 0);
     retriever = new Retriever({ store: kb.store, embedder: await models.embedding() });
     // Real questions with their gold answers; the oracle is the gold paragraph's chunk holding the answer.
-    const questions = readJsonl<Question>('questions.jsonl').filter(
+    const questions = readQuestions('squad2-dev').filter(
       (q) => q.answerable && corpus.some((d) => d.id === q.gold_doc_ids[0]),
     );
     for (const q of questions.filter((_, i) => i % 3 === 0).slice(0, 40)) {

@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../config/index.ts';
+import { type EvalQuestion, readCorpus, readQuestions } from '../eval/qa-data.ts';
 import { KnowledgeBase } from '../knowledge/index.ts';
 import type { Models } from '../models/models.ts';
 import { testModels } from '../models/testing.ts';
 import type { SearchHit, StoredChunk } from '../store/index.ts';
 import { fuse, Retriever, removeNearDuplicates } from './retriever.ts';
-
-type Question = { id: string; question: string; answerable: boolean; gold_doc_ids: string[] };
-const data = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'squad2-dev');
-const readJsonl = <T>(file: string) =>
-  readFileSync(join(data, file), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
 
 describe('Retriever on a squad2-dev slice (real embeddings, LanceDB)', () => {
   let models: Models;
@@ -25,10 +18,8 @@ describe('Retriever on a squad2-dev slice (real embeddings, LanceDB)', () => {
   const work = mkdtempSync(join(tmpdir(), 'attune-retrieve-'));
   // Three whole articles: enough neighbours that retrieval has to discriminate.
   const articles = ['Normans', 'Amazon_rainforest', 'Oxygen'];
-  const corpus = readJsonl<{ id: string; title: string; text: string }>('corpus.jsonl').filter((d) =>
-    articles.some((a) => d.id.startsWith(`${a}#`)),
-  );
-  const questions = readJsonl<Question>('questions.jsonl')
+  const corpus = readCorpus('squad2-dev').filter((d) => articles.some((a) => d.id.startsWith(`${a}#`)));
+  const questions = readQuestions('squad2-dev')
     .filter((q) => q.answerable && corpus.some((d) => d.id === q.gold_doc_ids[0]))
     .filter((_, i) => i % 7 === 0)
     .slice(0, 30);
@@ -56,7 +47,7 @@ describe('Retriever on a squad2-dev slice (real embeddings, LanceDB)', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  const goldId = (q: Question) => `squad/paragraphs.jsonl#${q.gold_doc_ids[0]}`;
+  const goldId = (q: EvalQuestion) => `squad/paragraphs.jsonl#${q.gold_doc_ids[0]}`;
 
   it('finds the gold paragraph in the top 5 for most questions, with every stage recorded', async () => {
     let hits = 0;
