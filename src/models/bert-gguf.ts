@@ -1,5 +1,15 @@
 import { open, readFile } from 'node:fs/promises';
-import { float32ToFloat16, GgmlType, type GgufTensor, type GgufValue, writeGguf } from './gguf-writer.ts';
+import {
+  float32ToFloat16,
+  GgmlType,
+  type GgufTensor,
+  type GgufValue,
+  quantizeQ8_0,
+  writeGguf,
+} from './gguf-writer.ts';
+
+/** llama.cpp's `general.file_type` numbering (LLAMA_FTYPE_*) for the weight formats written here. */
+const FILE_TYPE = { f32: 0, f16: 1, q8_0: 7 } as const;
 
 /**
  * Converts a Hugging Face BERT sentence-embedding model (safetensors + tokenizer.json +
@@ -12,8 +22,11 @@ export async function convertBertToGguf(input: {
   config: string;
   output: string;
   name: string;
-  /** Store weight matrices as F16 (half the size). Norms and added embeddings stay F32 regardless. */
-  half?: boolean;
+  /**
+   * How weight matrices are stored: F32 (default), F16 (half the size) or Q8_0 (a quarter). Norms,
+   * biases and the position and token-type embeddings stay F32 regardless.
+   */
+  weights?: 'f32' | 'f16' | 'q8_0';
 }): Promise<void> {
   const options = input;
   const config = JSON.parse(await readFile(input.config, 'utf8')) as Record<string, number | string>;
@@ -42,7 +55,7 @@ export async function convertBertToGguf(input: {
   const meta = new Map<string, GgufValue>([
     ['general.architecture', { type: 'string', value: 'bert' }],
     ['general.name', { type: 'string', value: input.name }],
-    ['general.file_type', { type: 'u32', value: input.half ? 1 : 0 }],
+    ['general.file_type', { type: 'u32', value: FILE_TYPE[input.weights ?? 'f32'] }],
     ['bert.context_length', { type: 'u32', value: Number(config.max_position_embeddings) }],
     ['bert.embedding_length', { type: 'u32', value: Number(config.hidden_size) }],
     ['bert.feed_forward_length', { type: 'u32', value: Number(config.intermediate_size) }],
@@ -69,16 +82,26 @@ export async function convertBertToGguf(input: {
     if (t.dtype !== 'F32')
       throw new Error(`${input.safetensors}: tensor ${t.name} is ${t.dtype}, expected F32`);
     const f32 = new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
-    // Everything stays F32: for a model this small llama.cpp's F32 kernels embed 20-30% faster than
-    // F16 on the CPU (measured: 1120 vs 942 tokens/s on 254-token inputs, 2 cores), and the file
-    // is still only 91 MB. `half` keeps the F16 path for larger models.
-    const half =
-      options.half === true &&
-      t.shape.length === 2 &&
-      name !== 'token_types.weight' &&
-      name !== 'position_embd.weight';
-    const data = half ? new Uint8Array(float32ToFloat16(f32).buffer) : new Uint8Array(f32.slice().buffer);
-    tensors.push({ name, shape: t.shape, type: half ? GgmlType.F16 : GgmlType.F32, data });
+    // F32 is the default: for a model this small llama.cpp's F32 kernels embed 20-30% faster than
+    // F16 on the CPU (measured: 1120 vs 942 tokens/s on 254-token inputs, 2 cores). Q8_0 trades a
+    // little precision for a quarter of the memory traffic (bench/embedding-weights.ts).
+    const weights =
+      t.shape.length === 2 && name !== 'token_types.weight' && name !== 'position_embd.weight'
+        ? (options.weights ?? 'f32')
+        : 'f32';
+    const rowLength = t.shape.at(-1)!;
+    if (weights === 'q8_0') {
+      tensors.push({ name, shape: t.shape, type: GgmlType.Q8_0, data: quantizeQ8_0(f32, rowLength) });
+    } else if (weights === 'f16') {
+      tensors.push({
+        name,
+        shape: t.shape,
+        type: GgmlType.F16,
+        data: new Uint8Array(float32ToFloat16(f32).buffer),
+      });
+    } else {
+      tensors.push({ name, shape: t.shape, type: GgmlType.F32, data: new Uint8Array(f32.slice().buffer) });
+    }
   }
   await writeGguf(input.output, meta, tensors);
 }

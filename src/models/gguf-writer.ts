@@ -15,6 +15,7 @@ enum GgufType {
 export enum GgmlType {
   F32 = 0,
   F16 = 1,
+  Q8_0 = 8,
 }
 
 export type GgufValue =
@@ -198,6 +199,38 @@ export function float32ToFloat16(input: Float32Array): Uint16Array {
       }
     }
     out[i] = sign | (exp << 10) | m;
+  }
+  return out;
+}
+
+/** Values per Q8_0 block; a block is an F16 scale followed by 32 signed bytes. */
+export const Q8_0_BLOCK = 32;
+
+/**
+ * GGML's Q8_0 quantisation of rows of `rowLength` values: per block of 32, scale = max|x| / 127
+ * (stored as F16) and each value rounded half away from zero to x / scale, as ggml's reference does.
+ */
+export function quantizeQ8_0(values: Float32Array, rowLength: number): Uint8Array {
+  if (rowLength % Q8_0_BLOCK !== 0 || values.length % rowLength !== 0) {
+    throw new Error(`Q8_0 needs rows that are a multiple of ${Q8_0_BLOCK} values (row of ${rowLength})`);
+  }
+  const blocks = values.length / Q8_0_BLOCK;
+  const out = new Uint8Array(blocks * (2 + Q8_0_BLOCK));
+  const view = new DataView(out.buffer);
+  const scale = new Float32Array(1);
+  for (let b = 0; b < blocks; b++) {
+    const base = b * Q8_0_BLOCK;
+    let amax = 0;
+    for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(values[base + j]!));
+    scale[0] = amax / 127;
+    const d = scale[0]!;
+    const inverse = d ? Math.fround(1 / d) : 0;
+    const at = b * (2 + Q8_0_BLOCK);
+    view.setUint16(at, float32ToFloat16(scale)[0]!, true);
+    for (let j = 0; j < Q8_0_BLOCK; j++) {
+      const x = Math.fround(values[base + j]! * inverse);
+      view.setInt8(at + 2 + j, Math.sign(x) * Math.round(Math.abs(x)));
+    }
   }
   return out;
 }

@@ -264,6 +264,7 @@ export class ModelCache {
       config: join(staging, 'config.json'),
       output: join(staging, output.name),
       name: entry.name,
+      ...(conversion.weights ? { weights: conversion.weights } : {}),
     });
     await verifyFile(join(staging, output.name), output, () => undefined);
     onProgress?.({
