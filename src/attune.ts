@@ -75,7 +75,7 @@ export class Attune {
         chat: await this.models.chat(),
         tokenizer: await this.models.tokenizer(this.config.models.chat),
         embedder,
-        retriever: new Retriever({ store: kb.store, embedder }),
+        retriever: new Retriever({ store: kb.store, embedder, reranker: await this.models.reranker() }),
         store: kb.store,
         audit: await this.audit(),
       });

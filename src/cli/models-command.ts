@@ -22,7 +22,7 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
           sizeBytes: file.size,
           licence: entry.licence,
           present: m.cache.isPresent(entry.name),
-          default: entry.name === m.defaultChatName || entry.name === m.defaultEmbeddingName,
+          default: m.defaultNames.includes(entry.name),
           path: m.cache.pathOf(entry.name),
           sources: entry.sources.map((s) => s.kind),
         };
@@ -43,12 +43,12 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
 
   models
     .command('pull')
-    .description('fetch models into the cache (default: the configured chat and embedding models)')
+    .description('fetch models into the cache (default: the configured chat, embedding and reranker models)')
     .argument('[names...]', 'catalog names')
     .option('--json', 'machine-readable output')
     .action(async (names: string[], options: { json?: boolean }) => {
       const m = context.models();
-      const targets = names.length ? names : [m.defaultChatName, m.defaultEmbeddingName];
+      const targets = names.length ? names : m.defaultNames;
       const results = await pullAll(m, targets, !options.json);
       if (options.json) context.out(JSON.stringify(results, null, 2));
       else {

@@ -18,6 +18,8 @@ export const configSchema = z
       .object({
         chat: z.string().min(1),
         embedding: z.string().min(1),
+        /** Cross-encoder that reorders retrieved evidence; empty for none (the default). */
+        reranker: z.string(),
         /** Threads for local inference; 0 lets the runtime decide. */
         threads: z.number().int().min(0),
       })
@@ -66,7 +68,7 @@ export function defaultConfig(cwd: string): AttuneConfig {
   return {
     home: join(homedir(), '.cache', 'attune'),
     dir: join(cwd, '.attune'),
-    models: { chat: 'smollm2-135m-instruct', embedding: 'all-minilm-l6-v2', threads: 0 },
+    models: { chat: 'smollm2-135m-instruct', embedding: 'all-minilm-l6-v2', reranker: '', threads: 0 },
     python: 'python3',
     ingest: { aclRules: [], maxFileBytes: 50 * 1024 * 1024, chunkTokens: 0, overlapTokens: 32 },
     defaultVisibility: 'public',
@@ -137,6 +139,8 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
   if (env.ATTUNE_PYTHON) out.python = env.ATTUNE_PYTHON;
   if (env.ATTUNE_CHAT_MODEL) models.chat = env.ATTUNE_CHAT_MODEL;
   if (env.ATTUNE_EMBEDDING_MODEL) models.embedding = env.ATTUNE_EMBEDDING_MODEL;
+  if (env.ATTUNE_RERANKER_MODEL !== undefined)
+    models.reranker = env.ATTUNE_RERANKER_MODEL === 'none' ? '' : env.ATTUNE_RERANKER_MODEL;
   if (env.ATTUNE_THREADS) models.threads = Number(env.ATTUNE_THREADS);
   if (env.ATTUNE_DEFAULT_VISIBILITY) out.defaultVisibility = env.ATTUNE_DEFAULT_VISIBILITY;
   if (env.OPENAI_BASE_URL) openai.baseURL = env.OPENAI_BASE_URL;

@@ -1,5 +1,6 @@
 import { open, readFile } from 'node:fs/promises';
 import {
+  float16ToFloat32,
   float32ToFloat16,
   GgmlType,
   type GgufTensor,
@@ -11,13 +12,19 @@ import {
 /** llama.cpp's `general.file_type` numbering (LLAMA_FTYPE_*) for the weight formats written here. */
 const FILE_TYPE = { f32: 0, f16: 1, q8_0: 7 } as const;
 
+/** llama.cpp's pooling types: mean for sentence embeddings, rank for a cross-encoder's score. */
+const POOLING = { mean: 1, rank: 4 } as const;
+
 /**
- * Converts a Hugging Face BERT sentence-embedding model (safetensors + tokenizer.json +
- * config.json) into a GGUF file llama.cpp loads as `general.architecture = bert` with mean
- * pooling. Deterministic: the same inputs give the same bytes, so the output has a checksum.
+ * Converts a Hugging Face BERT model (safetensors + tokenizer.json + config.json) into a GGUF file
+ * llama.cpp loads as `general.architecture = bert`: a sentence-embedding model (BertModel) with
+ * mean pooling, or a cross-encoder reranker (BertForSequenceClassification with one label) with
+ * rank pooling, its pooler and classifier becoming llama.cpp's `cls` and `cls.output` head.
+ * Deterministic: the same inputs give the same bytes, so the output has a checksum.
  */
 export async function convertBertToGguf(input: {
-  safetensors: string;
+  /** One file or the shards of one model; `<name>.part<N>` tensors are joined by rows. */
+  safetensors: string | string[];
   tokenizer: string;
   config: string;
   output: string;
@@ -52,6 +59,13 @@ export async function convertBertToGguf(input: {
   const tokenTypes = tokens.map((t) => (t?.startsWith('[') && t.endsWith(']') ? 3 : 1));
   const id = (t: string) => tokenizer.model.vocab[t] ?? 0;
 
+  const source = await readModelTensors(input.safetensors);
+  const classifier = source.find((t) => t.name === 'classifier.weight');
+  if (classifier && classifier.shape[0] !== 1) {
+    throw new Error(
+      `${input.config}: a classifier with ${classifier.shape[0]} labels is not a reranker (needs 1)`,
+    );
+  }
   const meta = new Map<string, GgufValue>([
     ['general.architecture', { type: 'string', value: 'bert' }],
     ['general.name', { type: 'string', value: input.name }],
@@ -63,7 +77,7 @@ export async function convertBertToGguf(input: {
     ['bert.attention.head_count', { type: 'u32', value: Number(config.num_attention_heads) }],
     ['bert.attention.layer_norm_epsilon', { type: 'f32', value: Number(config.layer_norm_eps ?? 1e-12) }],
     ['bert.attention.causal', { type: 'bool', value: false }],
-    ['bert.pooling_type', { type: 'u32', value: 1 }],
+    ['bert.pooling_type', { type: 'u32', value: classifier ? POOLING.rank : POOLING.mean }],
     ['tokenizer.ggml.model', { type: 'string', value: 'bert' }],
     ['tokenizer.ggml.tokens', { type: 'string[]', value: ggufTokens }],
     ['tokenizer.ggml.token_type', { type: 'i32[]', value: tokenTypes }],
@@ -76,12 +90,10 @@ export async function convertBertToGguf(input: {
   ]);
 
   const tensors: GgufTensor[] = [];
-  for (const t of await readSafetensors(input.safetensors)) {
-    const name = ggufTensorName(t.name);
+  for (const t of source) {
+    const name = ggufTensorName(t.name, classifier !== undefined);
     if (!name) continue;
-    if (t.dtype !== 'F32')
-      throw new Error(`${input.safetensors}: tensor ${t.name} is ${t.dtype}, expected F32`);
-    const f32 = new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
+    const f32 = t.values;
     // F32 is the default: for a model this small llama.cpp's F32 kernels embed 20-30% faster than
     // F16 on the CPU (measured: 1120 vs 942 tokens/s on 254-token inputs, 2 cores). Q8_0 trades a
     // little precision for a quarter of the memory traffic (bench/embedding-weights.ts).
@@ -106,8 +118,16 @@ export async function convertBertToGguf(input: {
   await writeGguf(input.output, meta, tensors);
 }
 
-function ggufTensorName(hf: string): string | undefined {
+function ggufTensorName(hf: string, reranker: boolean): string | undefined {
   const name = hf.replace(/^bert\./, '');
+  const head: Record<string, string> = {
+    'pooler.dense.weight': 'cls.weight',
+    'pooler.dense.bias': 'cls.bias',
+    'classifier.weight': 'cls.output.weight',
+    'classifier.bias': 'cls.output.bias',
+  };
+  // A sentence-embedding model mean-pools and has no use for BERT's pooler.
+  if (head[name]) return reranker ? head[name] : undefined;
   const fixed: Record<string, string> = {
     'embeddings.word_embeddings.weight': 'token_embd.weight',
     'embeddings.token_type_embeddings.weight': 'token_types.weight',
@@ -133,6 +153,46 @@ function ggufTensorName(hf: string): string | undefined {
 }
 
 type SafeTensor = { name: string; dtype: string; shape: number[]; data: Uint8Array };
+type ModelTensor = { name: string; shape: number[]; values: Float32Array };
+
+/**
+ * Every tensor of the model as F32, sorted by name: F32 and F16 are read, `.part<N>` pieces (a
+ * tensor split by rows to fit a file-size limit) joined in order.
+ */
+async function readModelTensors(paths: string | string[]): Promise<ModelTensor[]> {
+  const pieces = new Map<string, { part: number; shape: number[]; values: Float32Array }[]>();
+  for (const path of typeof paths === 'string' ? [paths] : paths) {
+    for (const t of await readSafetensors(path)) {
+      // Index buffers such as `embeddings.position_ids` are not weights.
+      if (t.dtype === 'I64' || t.dtype === 'I32') continue;
+      let values: Float32Array;
+      if (t.dtype === 'F32')
+        values = new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
+      else if (t.dtype === 'F16')
+        values = float16ToFloat32(new Uint16Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 2));
+      else throw new Error(`${path}: tensor ${t.name} is ${t.dtype}, expected F32 or F16`);
+      const m = /^(.*)\.part(\d+)$/.exec(t.name);
+      const name = m ? m[1]! : t.name;
+      const list = pieces.get(name) ?? [];
+      list.push({ part: m ? Number(m[2]) : 0, shape: t.shape, values });
+      pieces.set(name, list);
+    }
+  }
+  return [...pieces.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, list]) => {
+      list.sort((a, b) => a.part - b.part);
+      if (list.length === 1) return { name, shape: list[0]!.shape, values: list[0]!.values };
+      const rows = list.reduce((n, p) => n + p.shape[0]!, 0);
+      const values = new Float32Array(list.reduce((n, p) => n + p.values.length, 0));
+      let at = 0;
+      for (const p of list) {
+        values.set(p.values, at);
+        at += p.values.length;
+      }
+      return { name, shape: [rows, ...list[0]!.shape.slice(1)], values };
+    });
+}
 
 /** Reads every tensor of a .safetensors file: an 8-byte header length, a JSON header, then raw data. */
 export async function readSafetensors(path: string): Promise<SafeTensor[]> {

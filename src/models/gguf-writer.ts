@@ -234,3 +234,18 @@ export function quantizeQ8_0(values: Float32Array, rowLength: number): Uint8Arra
   }
   return out;
 }
+
+/** IEEE 754 single precision from half (exact: every half value is a float). */
+export function float16ToFloat32(input: Uint16Array): Float32Array {
+  const out = new Float32Array(input.length);
+  for (let i = 0; i < input.length; i++) {
+    const h = input[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * fraction * 2 ** -24;
+    else if (exponent === 31) out[i] = fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+    else out[i] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  }
+  return out;
+}

@@ -8,6 +8,7 @@ import {
   type LlamaEmbeddingContext,
   LlamaLogLevel,
   type LlamaModel,
+  type LlamaRankingContext,
 } from 'node-llama-cpp';
 import { AsyncQueue } from './async-queue.ts';
 import { assertSchemaSupported } from './json-schema-support.ts';
@@ -20,6 +21,7 @@ import type {
   EmbeddingModel,
   EmbedResult,
   FinishReason,
+  RerankingModel,
   Tokenizer,
 } from './model-spec.ts';
 
@@ -100,6 +102,27 @@ export class LlamaCppProvider {
       ...(this.#options.threads ? { threads: this.#options.threads } : {}),
     });
     return new LlamaCppEmbeddingModel(options.modelId, model, context, maxInputTokens);
+  }
+
+  async rerankingModel(
+    path: string,
+    options: { modelId: string; maxInputTokens?: number },
+  ): Promise<LlamaCppRerankingModel> {
+    const model = await this.loadModel(path);
+    const maxInputTokens = Math.min(options.maxInputTokens ?? 512, model.trainContextSize);
+    const context = await model
+      .createRankingContext({
+        contextSize: model.trainContextSize,
+        batchSize: model.trainContextSize,
+        ...(this.#options.threads ? { threads: this.#options.threads } : {}),
+      })
+      .catch((error: Error) => {
+        throw new AttuneError(`${options.modelId} cannot rerank: ${error.message}`, {
+          hint: 'A reranker is a cross-encoder GGUF (rank pooling), e.g. attune-reranker-minilm-l6-squad.',
+          cause: error,
+        });
+      });
+    return new LlamaCppRerankingModel(options.modelId, model, context, maxInputTokens);
   }
 
   async tokenizer(path: string, modelId: string): Promise<Tokenizer> {
@@ -329,6 +352,39 @@ export class LlamaCppEmbeddingModel implements EmbeddingModel {
     } finally {
       release();
     }
+  }
+}
+
+export class LlamaCppRerankingModel implements RerankingModel {
+  readonly specificationVersion = 'v1' as const;
+  readonly provider = 'llama.cpp';
+  readonly modelId: string;
+  readonly maxInputTokens: number;
+  readonly #model: LlamaModel;
+  readonly #context: LlamaRankingContext;
+
+  constructor(modelId: string, model: LlamaModel, context: LlamaRankingContext, maxInputTokens: number) {
+    this.modelId = modelId;
+    this.#model = model;
+    this.#context = context;
+    this.maxInputTokens = maxInputTokens;
+  }
+
+  /**
+   * Probability-like scores in (0, 1). The pair is laid out as node-llama-cpp's ranking context
+   * does ([CLS] query [SEP] text): the layout Attune's own reranker was trained on. A query keeps
+   * at most half the window; each text is cut to what is left.
+   */
+  async rerank(query: string, texts: string[], abortSignal?: AbortSignal): Promise<number[]> {
+    const q = this.#model.tokenize(query).slice(0, Math.floor(this.maxInputTokens / 2));
+    const room = this.maxInputTokens - q.length - 3;
+    const scores: number[] = [];
+    // One pair at a time: the context holds one sequence, and an abort lands between pairs.
+    for (const text of texts) {
+      abortSignal?.throwIfAborted();
+      scores.push(await this.#context.rank(q, this.#model.tokenize(text).slice(0, room)));
+    }
+    return scores;
   }
 }
 

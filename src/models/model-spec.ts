@@ -72,6 +72,19 @@ export interface EmbeddingModel {
   doEmbed(options: { values: string[]; abortSignal?: AbortSignal }): Promise<EmbedResult>;
 }
 
+/**
+ * A cross-encoder: reads the query and each text together and scores how well the text answers
+ * it (higher is more relevant). The retriever's `Reranker` has this shape.
+ */
+export interface RerankingModel {
+  readonly specificationVersion: 'v1';
+  readonly provider: string;
+  readonly modelId: string;
+  /** Longest query + text pair, in the model's own tokens; longer texts are cut at their end. */
+  readonly maxInputTokens: number;
+  rerank(query: string, texts: string[], abortSignal?: AbortSignal): Promise<number[]>;
+}
+
 /** Token counting with a model's own tokenizer. Synchronous: chunkers call it in tight loops. */
 export interface Tokenizer {
   readonly modelId: string;

@@ -3,7 +3,7 @@ import { type CatalogEntry, ModelCatalog } from './catalog.ts';
 import { LlamaCppProvider } from './llama-cpp-provider.ts';
 import { ModelCache } from './model-cache.ts';
 import { AttuneError } from './model-error.ts';
-import type { ChatModel, EmbeddingModel, Tokenizer } from './model-spec.ts';
+import type { ChatModel, EmbeddingModel, RerankingModel, Tokenizer } from './model-spec.ts';
 
 /**
  * The models a running Attune uses: resolves catalog names (or .gguf paths) through the cache and
@@ -16,6 +16,7 @@ export class Models {
   readonly #config: Pick<AttuneConfig, 'home' | 'python' | 'models'>;
   readonly #chat = new Map<string, Promise<ChatModel>>();
   readonly #embedding = new Map<string, Promise<EmbeddingModel>>();
+  readonly #reranking = new Map<string, Promise<RerankingModel>>();
 
   constructor(config: Pick<AttuneConfig, 'home' | 'python' | 'models'>, catalog = new ModelCatalog()) {
     this.#config = config;
@@ -30,6 +31,12 @@ export class Models {
 
   get defaultEmbeddingName(): string {
     return this.#config.models.embedding;
+  }
+
+  /** The configured models: chat, embedding, and the reranker when one is set. */
+  get defaultNames(): string[] {
+    const { chat, embedding, reranker } = this.#config.models;
+    return reranker ? [chat, embedding, reranker] : [chat, embedding];
   }
 
   chat(name = this.#config.models.chat): Promise<ChatModel> {
@@ -52,6 +59,18 @@ export class Models {
     });
   }
 
+  /** The configured reranker (`models.reranker`), or undefined when none is configured. */
+  reranker(name = this.#config.models.reranker): Promise<RerankingModel | undefined> {
+    if (!name) return Promise.resolve(undefined);
+    return loadOnce(this.#reranking, name, async () => {
+      const entry = this.#entryFor(name, 'reranking', 'a reranker');
+      return this.runtime.rerankingModel(this.cache.resolve(name), {
+        modelId: name,
+        maxInputTokens: entry?.contextSize ?? 512,
+      });
+    });
+  }
+
   /** The catalog entry (none for a bare .gguf path), refused when it is a model for another task. */
   #entryFor(name: string, task: CatalogEntry['task'], what: string): CatalogEntry | undefined {
     const entry = this.catalog.has(name) ? this.catalog.get(name) : undefined;
@@ -68,6 +87,7 @@ export class Models {
   async dispose(): Promise<void> {
     this.#chat.clear();
     this.#embedding.clear();
+    this.#reranking.clear();
     await this.runtime.dispose();
   }
 }

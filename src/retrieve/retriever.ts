@@ -28,6 +28,11 @@ export type RetrieveOptions = {
   filter?: MetadataFilter;
   /** Use the reranker when one is configured. Default true. */
   rerank?: boolean;
+  /**
+   * Fused candidates the reranker reads, best first; the rest keep their fused order behind them.
+   * Default max(2k, 10): a cross-encoder reads every pair in full, so the pool sets its cost.
+   */
+  rerankCandidates?: number;
   /** Reciprocal rank fusion constant: larger flattens the advantage of top ranks. Default 60. */
   rrfK?: number;
   weights?: { dense?: number; text?: number };
@@ -98,25 +103,29 @@ export class Retriever {
     let fused = fuse(dense, text, options.rrfK ?? 60, options.weights ?? {});
     // Only as many distinct chunks as are used: the reranker's pool, or the k returned. Comparing
     // every fused candidate with every other cost ~100 ms a query at 120 candidates per search.
-    fused = removeNearDuplicates(fused, options.duplicateThreshold ?? 0.9, reranking ? candidates : k);
+    const pool = Math.min(candidates, options.rerankCandidates ?? Math.max(2 * k, 10));
+    fused = removeNearDuplicates(fused, options.duplicateThreshold ?? 0.9, reranking ? Math.max(pool, k) : k);
     let rerankMs = 0;
     if (this.#reranker && reranking && fused.length > 1) {
-      const pool = fused.slice(0, candidates);
+      const reranked = fused.slice(0, pool);
       const t0 = performance.now();
       const scores = await this.#reranker.rerank(
         query,
-        pool.map((e) => e.chunk.text),
+        reranked.map((e) => e.chunk.text),
         options.abortSignal,
       );
       rerankMs = performance.now() - t0;
-      const order = pool
+      const order = reranked
         .map((e, i) => ({ e, s: scores[i] ?? Number.NEGATIVE_INFINITY }))
         .sort((a, b) => b.s - a.s);
-      fused = order.map(({ e, s }, i) => ({
-        ...e,
-        score: s,
-        stages: { ...e.stages, rerank: { score: s, rank: i + 1 } },
-      }));
+      fused = [
+        ...order.map(({ e, s }, i) => ({
+          ...e,
+          score: s,
+          stages: { ...e.stages, rerank: { score: s, rank: i + 1 } },
+        })),
+        ...fused.slice(pool),
+      ];
     }
     const evidence = fused.slice(0, k).map((e, i) => ({ ...e, rank: i + 1 }));
     return {
