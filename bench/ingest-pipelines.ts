@@ -227,8 +227,10 @@ async function runAttune(corpus: string, work: string): Promise<PipelineResult> 
     // Move the first batch's share (at the mean per-chunk time) from the pre-phase to embedding.
     const perChunk =
       embeddedBefore > (firstBatch ?? 0) ? breakdown.embed / (embeddedBefore - firstBatch!) : 0;
-    breakdown.loadChunkAndCheck -= perChunk * (firstBatch ?? 0);
-    breakdown.embed += perChunk * (firstBatch ?? 0);
+    // Capped: the first batch can run faster than the mean, and no phase takes negative time.
+    const moved = Math.min(perChunk * (firstBatch ?? 0), breakdown.loadChunkAndCheck);
+    breakdown.loadChunkAndCheck -= moved;
+    breakdown.embed += moved;
     breakdown.commitVersion = (t0 + measured.wallSeconds * 1000 - previous) / 1000;
 
     // Untimed: read back what was embedded, for the raw pipeline and for token counts.
