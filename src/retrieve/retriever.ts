@@ -1,4 +1,4 @@
-import type { EmbeddingModel } from '../models/model-spec.ts';
+import type { EmbeddingModel, RerankingModel } from '../models/model-spec.ts';
 import type {
   KnowledgeStore,
   MetadataFilter,
@@ -9,10 +9,7 @@ import type {
 } from '../store/index.ts';
 
 /** Scores a query against candidate texts; higher is more relevant. Any cross-encoder fits. */
-export interface Reranker {
-  readonly modelId: string;
-  rerank(query: string, texts: string[], abortSignal?: AbortSignal): Promise<number[]>;
-}
+export type Reranker = Pick<RerankingModel, 'modelId' | 'rerank'>;
 
 /** Which searches run: both fused (the default), or one alone (for comparison and debugging). */
 export type RetrievalMode = 'hybrid' | 'dense' | 'text';
