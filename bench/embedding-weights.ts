@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.ts';
 import { readCorpus, readQuestions } from '../src/eval/qa-data.ts';
-import { convertBertToGguf } from '../src/models/bert-gguf.ts';
+import { bertModelFiles, convertBertToGguf } from '../src/models/bert-gguf.ts';
 import type { EmbeddingModel } from '../src/models/model-spec.ts';
 import { Models } from '../src/models/models.ts';
 import { argValue, loadAverage, percentile, seededShuffle, writeResult } from './bench-env.ts';
@@ -24,9 +24,7 @@ const work = join(import.meta.dirname, '.work', 'embedding-weights');
 mkdirSync(work, { recursive: true });
 const q8Path = join(work, 'all-MiniLM-L6-v2.q8_0.gguf');
 await convertBertToGguf({
-  safetensors: join(source, 'model.safetensors'),
-  tokenizer: join(source, 'tokenizer.json'),
-  config: join(source, 'config.json'),
+  ...bertModelFiles(source),
   output: q8Path,
   name: 'all-minilm-l6-v2',
   weights: 'q8_0',

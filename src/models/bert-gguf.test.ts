@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readGgufFileInfo } from 'node-llama-cpp';
-import { convertBertToGguf } from './bert-gguf.ts';
+import { bertModelFiles, convertBertToGguf } from './bert-gguf.ts';
 import { runtimeFile } from './catalog.ts';
 import { float32ToFloat16, quantizeQ8_0 } from './gguf-writer.ts';
 import { sha256File } from './model-cache.ts';
@@ -22,9 +22,7 @@ describe('BERT safetensors → GGUF', () => {
     const dir = models.cache.modelDir('all-minilm-l6-v2');
     const output = join(mkdtempSync(join(tmpdir(), 'attune-gguf-')), 'out.gguf');
     await convertBertToGguf({
-      safetensors: join(dir, 'model.safetensors'),
-      tokenizer: join(dir, 'tokenizer.json'),
-      config: join(dir, 'config.json'),
+      ...bertModelFiles(dir),
       output,
       name: 'all-minilm-l6-v2',
     });
@@ -67,9 +65,7 @@ describe('BERT safetensors → GGUF', () => {
     const dir = models.cache.modelDir('all-minilm-l6-v2');
     const output = join(mkdtempSync(join(tmpdir(), 'attune-gguf-')), 'q8.gguf');
     await convertBertToGguf({
-      safetensors: join(dir, 'model.safetensors'),
-      tokenizer: join(dir, 'tokenizer.json'),
-      config: join(dir, 'config.json'),
+      ...bertModelFiles(dir),
       output,
       name: 'all-minilm-l6-v2-q8',
       weights: 'q8_0',

@@ -1,4 +1,5 @@
 import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   float16ToFloat32,
   float32ToFloat16,
@@ -11,6 +12,15 @@ import {
 
 /** llama.cpp's `general.file_type` numbering (LLAMA_FTYPE_*) for the weight formats written here. */
 const FILE_TYPE = { f32: 0, f16: 1, q8_0: 7 } as const;
+
+/** A Hugging Face BERT model folder as the converter reads it: one safetensors file, tokenizer, config. */
+export function bertModelFiles(dir: string): { safetensors: string; tokenizer: string; config: string } {
+  return {
+    safetensors: join(dir, 'model.safetensors'),
+    tokenizer: join(dir, 'tokenizer.json'),
+    config: join(dir, 'config.json'),
+  };
+}
 
 /** llama.cpp's pooling types: mean for sentence embeddings, rank for a cross-encoder's score. */
 const POOLING = { mean: 1, rank: 4 } as const;

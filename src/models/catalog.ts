@@ -93,6 +93,17 @@ const minilmSources: ModelSource[] = [
   },
 ];
 
+/** What every GGUF conversion of all-MiniLM-L6-v2 shares; entries differ in their weight format. */
+const minilm = {
+  task: 'embedding',
+  format: 'gguf',
+  licence: 'Apache-2.0',
+  contextSize: 256,
+  embeddingDimensions: 384,
+  files: minilmFiles,
+  sources: minilmSources,
+} as const satisfies Partial<CatalogEntry>;
+
 const gemmaParts = ['part1', 'part2', 'part3', 'part4'];
 
 /** The built-in catalog. Defaults were chosen by measurement: see docs/models.md. */
@@ -161,14 +172,9 @@ export const builtinCatalog: CatalogEntry[] = [
     ],
   },
   {
+    ...minilm,
     name: 'all-minilm-l6-v2',
-    task: 'embedding',
-    format: 'gguf',
     description: 'sentence-transformers/all-MiniLM-L6-v2 (384-d), converted once to GGUF for llama.cpp.',
-    licence: 'Apache-2.0',
-    contextSize: 256,
-    embeddingDimensions: 384,
-    files: minilmFiles,
     convert: {
       kind: 'bert-safetensors-to-gguf',
       output: {
@@ -177,18 +183,12 @@ export const builtinCatalog: CatalogEntry[] = [
         size: 90894784,
       },
     },
-    sources: minilmSources,
   },
   {
+    ...minilm,
     name: 'all-minilm-l6-v2-q8',
-    task: 'embedding',
-    format: 'gguf',
     description:
       'all-MiniLM-L6-v2 with Q8_0 weights: 16% faster ingest and 14% faster queries than F32 here, same recall (bench/results/embedding-weights.json).',
-    licence: 'Apache-2.0',
-    contextSize: 256,
-    embeddingDimensions: 384,
-    files: minilmFiles,
     convert: {
       kind: 'bert-safetensors-to-gguf',
       weights: 'q8_0',
@@ -198,7 +198,6 @@ export const builtinCatalog: CatalogEntry[] = [
         size: 25279040,
       },
     },
-    sources: minilmSources,
   },
   {
     // No cross-encoder ships on PyPI and the hub is out of reach, so Attune trained its own

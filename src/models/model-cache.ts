@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { convertBertToGguf } from './bert-gguf.ts';
+import { bertModelFiles, convertBertToGguf } from './bert-gguf.ts';
 import {
   type CatalogEntry,
   describeSource,
@@ -259,9 +259,7 @@ export class ModelCache {
       total: 1,
     });
     await convertBertToGguf({
-      safetensors: join(staging, 'model.safetensors'),
-      tokenizer: join(staging, 'tokenizer.json'),
-      config: join(staging, 'config.json'),
+      ...bertModelFiles(staging),
       output: join(staging, output.name),
       name: entry.name,
       ...(conversion.weights ? { weights: conversion.weights } : {}),
