@@ -23,7 +23,7 @@ import { exactMatch, tokenF1 } from '../src/eval/squad-metrics.ts';
 import { KnowledgeBase } from '../src/knowledge/index.ts';
 import { testModels } from '../src/models/testing.ts';
 import { Retriever } from '../src/retrieve/index.ts';
-import { machineDescription, percentile, seededShuffle, writeResult } from './bench-env.ts';
+import { loadAverage, machineDescription, percentile, seededShuffle, writeResult } from './bench-env.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -261,12 +261,16 @@ function report(rows: Row[], count: number, model: string, embedding: string, co
         unanswerable.length ? unanswerable.filter((r) => r.abstained).length / unanswerable.length : 0,
       ),
       byReason: Object.fromEntries(
-        ['low-retrieval-confidence', 'not-grounded', 'model-declined', 'no-evidence'].map((k) => [
+        ['low-retrieval-confidence', 'not-grounded', 'model-declined', 'no-evidence', 'degenerate'].map((k) => [
           k,
           abstained.filter((r) => r.reason === k).length,
         ]),
       ),
     },
+    // Shown to the user and wrong: an unanswerable question answered, or an answer with token F1 < 0.5.
+    hallucinationRate: round(
+      rows.filter((r) => !r.abstained && (!r.answerable || r.f1 < 0.5)).length / Math.max(1, rows.length),
+    ),
     groundednessOfAnswers: round(mean(answered.map((r) => r.groundedness))),
     answersCitingGoldParagraph: round(
       answered.filter((r) => r.answerable).length
@@ -292,6 +296,8 @@ function report(rows: Row[], count: number, model: string, embedding: string, co
   };
   const path = writeResult('answers', {
     command: `npx tsx bench/answers.ts --questions ${count}`,
+    loadAverage: loadAverage(),
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     complete,
     model,
     embedding,

@@ -3,5 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/cli/main.ts');
-process.exit(await main(process.argv));
+const { main, exitAfterDrain, quietOnClosedPipe } = await import('../src/cli/main.ts');
+quietOnClosedPipe(process.stdout);
+await exitAfterDrain(await main(process.argv));

@@ -49,6 +49,8 @@ for (const [question, principal] of questions) {
   say(`\n   A: ${r.answer}${r.abstained ? ` (${r.abstainReason})` : ''}`);
   for (const s of r.abstained ? [] : r.sources.filter((s) => r.citations.some((c) => c.n === s.n)))
     say(`   [${s.n}] ${s.title}${s.location ? ` › ${s.location}` : ''} (${s.docId}, v${s.version})`);
+  if (r.closest)
+    say(`   not an answer, the closest passage [${r.closest.n}] ${r.closest.title}: »${r.closest.sentence}«`);
   say(`   audit ${r.auditId}`);
 }
 await attune.close();

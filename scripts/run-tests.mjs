@@ -16,10 +16,17 @@ function findTests(dir) {
 
 const only = process.argv.slice(2);
 const files = only.length ? only : [...findTests('src'), ...findTests('bench')].sort();
-const pull = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'models', 'pull'], {
-  stdio: 'inherit',
-});
-if (pull.status !== 0) process.exit(pull.status ?? 1);
+// The configured defaults, and the small chat model the tests of training and generation mechanics use.
+for (const names of [[], ['smollm2-135m-instruct']]) {
+  const pull = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'models', 'pull', ...names],
+    {
+      stdio: 'inherit',
+    },
+  );
+  if (pull.status !== 0) process.exit(pull.status ?? 1);
+}
 if (spawnSync(process.execPath, ['scripts/setup-trainer.mjs'], { stdio: 'inherit' }).status) process.exit(1); // trainer venv
 const result = spawnSync(
   process.execPath,

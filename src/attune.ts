@@ -49,8 +49,9 @@ export class Attune {
     );
   }
 
-  knowledgeBase(): Promise<KnowledgeBase> {
-    this.#kb ??= KnowledgeBase.open(this.config, this.models);
+  /** The knowledge base; `create: false` refuses to start an empty one where none exists. */
+  knowledgeBase(options: { create?: boolean } = {}): Promise<KnowledgeBase> {
+    this.#kb ??= KnowledgeBase.open(this.config, this.models, options);
     this.#kb.catch(() => {
       this.#kb = undefined;
     });
@@ -69,13 +70,14 @@ export class Attune {
   /** Grounded answers over the knowledge base with the configured chat model, audited. */
   answerer(): Promise<Answerer> {
     this.#answerer ??= (async () => {
-      const kb = await this.knowledgeBase();
+      const kb = await this.knowledgeBase({ create: false });
       const embedder = await this.models.embedding(kb.embeddingModelName);
+      const reranker = await this.models.reranker();
       return new Answerer({
         chat: await this.models.chat(),
         tokenizer: await this.models.tokenizer(this.config.models.chat),
         embedder,
-        retriever: new Retriever({ store: kb.store, embedder, reranker: await this.models.reranker() }),
+        retriever: new Retriever({ store: kb.store, embedder, reranker }),
         store: kb.store,
         audit: await this.audit(),
       });

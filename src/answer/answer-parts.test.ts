@@ -45,9 +45,12 @@ describe('sentences and support', () => {
     assert.equal(lexicalSupport('Annual plans are refunded within 30 days.', evidence), 1);
     assert.ok(lexicalSupport('Refunds are paid in bitcoin on Tuesdays.', evidence) < 0.3);
   });
-  it('treats list numbers and bare yes/no as carrying no claim', () => {
+  it('treats list numbers as carrying no claim, and a bare yes/no as a claim to check', () => {
     assert.equal(isSubstantive('1.'), false);
-    assert.equal(isSubstantive('The answer is no.'), false);
+    assert.equal(isSubstantive('-'), false);
+    // "No" answers "Can I get a refund on a monthly plan?": it is checked against the source's polarity.
+    assert.equal(isSubstantive('The answer is no.'), true);
+    assert.equal(isSubstantive('No [1].'), true);
     assert.equal(isSubstantive('Paris.'), true);
     assert.equal(isSubstantive('1973.'), true);
   });

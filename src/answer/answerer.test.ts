@@ -231,7 +231,8 @@ describe('Answerer with real models on a squad2-dev slice', () => {
       retriever: new Retriever({ store: kb.store, embedder }),
       store: kb.store,
       audit,
-      // Always generate: this test is about the prompt, not the abstention gate.
+      // Whole chunks, always generated: this test is about the prompt budget, not the gate.
+      evidenceSentences: 0,
       calibration: { weights: { bias: 10, dense: 0, coverage: 0 }, threshold: 0.5, provenance: {} },
     });
     const r = await new Answerer(options(small)).answer('What is the Normans known for?', {

@@ -43,3 +43,21 @@ export function stripCitations(text: string): string {
     .replace(/ +([.,;:!?])/g, '$1')
     .trim();
 }
+
+const LEAD_IN =
+  /(^|[.!?]\s+)(?:according to|as stated in|as (?:said|noted|mentioned) in|based on|per)\s+(?:the\s+)?(?:sources?\s*)?((?:\[\d+(?:\s*,\s*\d+)*\]\s*)*)(?:,\s*|\s+)(\S)([^.!?]*)([.!?]?)/gi;
+
+/**
+ * "According to [1], X." becomes "X [1].": small models open with the citation, and the sentence
+ * must still read as a sentence once its markers move to its end.
+ */
+export function moveLeadingAttributions(text: string): string {
+  return text.replace(
+    LEAD_IN,
+    (_m, before: string, markers: string, first: string, rest: string, end: string) => {
+      const body = `${first.toUpperCase()}${rest}`.trimEnd();
+      const cites = markers.replace(/\s+/g, '');
+      return `${before}${body}${cites ? ` ${cites}` : ''}${end || '.'}`;
+    },
+  );
+}

@@ -12,7 +12,10 @@ export {
   ContextTooSmallError,
   DEFAULT_SYSTEM_PROMPT,
   NOT_IN_KNOWLEDGE_BASE,
+  PLAIN_SYSTEM_PROMPT,
   type PromptSource,
+  SHORT_ANSWER_PROMPT,
+  systemPromptFor,
 } from './answer-prompt.ts';
 export {
   type AnswerCitation,
@@ -22,8 +25,16 @@ export {
   type AnswerResult,
   type AnswerSource,
   type AskOptions,
+  type ClosestPassage,
   QuestionError,
 } from './answerer.ts';
 export { parseCitations } from './citations.ts';
-export { type GroundednessResult, type SentenceSupport, scoreGroundedness } from './groundedness.ts';
+export { type DegenerateReason, degenerateDraft } from './degenerate.ts';
+export {
+  type GroundednessResult,
+  isSubstantive,
+  type SentenceSupport,
+  scoreGroundedness,
+} from './groundedness.ts';
+export { rankSentences, type ScoredSentence, type SentenceScorer } from './passage.ts';
 export { looksLikePromptInjection } from './prompt-injection.ts';

@@ -39,3 +39,95 @@ export function splitSentences(text: string): string[] {
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 }
+
+/**
+ * A word's stem for matching a claim against evidence: "refunded", "refunds" and "refundable" all
+ * meet "refund". Deliberately crude (suffix stripping): it only has to make inflections meet.
+ */
+export function stem(word: string): string {
+  if (/\d/.test(word) || word.length <= 4) return word;
+  for (const suffix of ['able', 'ible', 'ing', 'ies', 'ied', 'ed', 'es', 'ly', 's']) {
+    if (word.endsWith(suffix) && word.length - suffix.length >= 3) {
+      const base = word.slice(0, -suffix.length);
+      return suffix === 'ies' || suffix === 'ied' ? `${base}y` : base;
+    }
+  }
+  return word;
+}
+
+const NUMBER_WORDS: Record<string, string> = {
+  one: '1',
+  two: '2',
+  three: '3',
+  four: '4',
+  five: '5',
+  six: '6',
+  seven: '7',
+  eight: '8',
+  nine: '9',
+  ten: '10',
+  eleven: '11',
+  twelve: '12',
+  thirteen: '13',
+  fourteen: '14',
+  fifteen: '15',
+  sixteen: '16',
+  seventeen: '17',
+  eighteen: '18',
+  nineteen: '19',
+  twenty: '20',
+  thirty: '30',
+  forty: '40',
+  fifty: '50',
+  hundred: '100',
+};
+
+/** Content words as stems, number words as digits: the unit claims and evidence are matched in. */
+export function claimTerms(text: string): string[] {
+  return contentWords(text).map((w) => NUMBER_WORDS[w] ?? stem(w));
+}
+
+/**
+ * The facts in a claim that must appear in the very source it rests on: numbers (amounts, dates,
+ * counts) and names (capitalised words that do not start the sentence). A claim stitched from two
+ * sources, or one with an altered figure, fails here even when most of its words are found.
+ */
+export function keyFacts(claim: string): string[] {
+  const facts = new Set<string>();
+  for (const n of claim.match(/\d+(?:[.,]\d+)*/g) ?? []) facts.add(n.replace(/,(?=\d{3}\b)/g, ''));
+  const words = claim.match(/[\p{L}\p{N}][\p{L}\p{N}'’]*/gu) ?? [];
+  words.forEach((word, i) => {
+    if (i === 0 || word.length < 2 || !/^\p{Lu}/u.test(word)) return;
+    const lower = word.toLowerCase().replace(/['’]s$/, '');
+    if (STOPWORDS.has(lower)) return;
+    facts.add(lower);
+  });
+  for (const w of contentWords(claim)) if (NUMBER_WORDS[w]) facts.add(NUMBER_WORDS[w]);
+  return [...facts];
+}
+
+/** Whether every key fact of the claim occurs in the evidence (numbers as numbers, names as words). */
+export function missingFacts(claim: string, evidence: string): string[] {
+  const numbers = new Set(
+    (evidence.match(/\d+(?:[.,]\d+)*/g) ?? []).map((n) => n.replace(/,(?=\d{3}\b)/g, '')),
+  );
+  const words = new Set(contentWords(evidence));
+  for (const w of [...words]) if (NUMBER_WORDS[w]) numbers.add(NUMBER_WORDS[w]);
+  const stems = new Set([...words].map(stem));
+  return keyFacts(claim).filter((fact) =>
+    /^\d/.test(fact) ? !numbers.has(fact) : !words.has(fact) && !stems.has(stem(fact)),
+  );
+}
+
+const NEGATION =
+  /\b(no|not|never|none|nothing|cannot|can't|won't|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|without|neither|nor|non)\b|n't\b|\bnon-|\bun\w+able\b/i;
+
+/** Whether a sentence says that something is not so. */
+export function isNegated(text: string): boolean {
+  return NEGATION.test(text);
+}
+
+/** Sentences of a source; also splits "end.Start" joins, which scraped text is full of. */
+export function sourceSentences(text: string): string[] {
+  return splitSentences(text.replace(/([.!?])(?=\p{Lu})/gu, '$1 '));
+}

@@ -13,6 +13,9 @@ export type AuditEvidence = {
   contentHash: string;
   rank: number;
   scores: { dense?: number; text?: number; fused: number; rerank?: number };
+  /** Heading path and page, and the start of the text, as shown with the answer. */
+  location?: string;
+  snippet?: string;
   /** Why it was retrieved but not shown to the model. */
   excluded?: 'budget' | 'injection';
 };
@@ -26,6 +29,8 @@ export type AuditSentence = {
   lexicalSupport: number;
   semanticSupport: number;
   supported: boolean;
+  /** Numbers or names in the sentence that its best source does not contain. */
+  missing?: string[];
   judge?: boolean;
 };
 
@@ -51,7 +56,7 @@ export type AuditRecord = {
   question: string;
   /** The knowledge-base version the evidence was read at; undefined for an empty knowledge base. */
   kbVersion: number | undefined;
-  mode: 'rag' | 'fine-tuned' | 'hybrid';
+  mode: 'rag' | 'fine-tuned' | 'hybrid' | 'extractive';
   model: { id: string; adapter?: { id: string; path: string } };
   parameters: { k: number; rerank: boolean; temperature: number; maxTokens: number; seed?: number };
   evidence: AuditEvidence[];
@@ -61,9 +66,25 @@ export type AuditRecord = {
   /** Citation numbers the model wrote that point at no supplied source; removed from the answer. */
   invalidCitations: number[];
   groundedness: { score: number; sentences: AuditSentence[]; judgeModel?: string };
+  /** With an abstention: the closest passage and its best sentence, shown as "not an answer". */
+  closest?: {
+    n: number;
+    docId: string;
+    chunkId: string;
+    title: string;
+    passage: string;
+    sentence: string;
+    start: number;
+    end: number;
+  };
   retrievalConfidence: number | undefined;
   abstained: boolean;
-  abstainReason?: 'low-retrieval-confidence' | 'not-grounded' | 'model-declined' | 'no-evidence';
+  abstainReason?:
+    | 'low-retrieval-confidence'
+    | 'not-grounded'
+    | 'model-declined'
+    | 'no-evidence'
+    | 'degenerate';
   timings: AuditTimings;
   usage: { inputTokens: number; outputTokens: number };
   /** Set when the answer came from the cache: the record that produced it. */

@@ -5,6 +5,7 @@ import type { AuditRecord } from '../audit/index.ts';
 import { resolveAdapter } from '../finetune/adapter-registry.ts';
 import { AttuneError } from '../models/model-error.ts';
 import type { CliContext } from './cli-context.ts';
+import { positiveInt, printable } from './flags.ts';
 import { parsePrincipal } from './knowledge-command.ts';
 
 type AskFlags = {
@@ -16,6 +17,7 @@ type AskFlags = {
   retrieval?: boolean;
   cache?: boolean;
   maxTokens?: string;
+  mode?: string;
 };
 
 export function registerAskCommands(program: Command, context: CliContext): void {
@@ -30,9 +32,18 @@ export function registerAskCommands(program: Command, context: CliContext): void
     .option('--no-retrieval', 'the model alone, no knowledge base (to try a fine-tuned adapter)')
     .option('--no-cache', 'do not reuse an earlier answer')
     .option('--max-tokens <n>', 'longest answer, in tokens', '128')
+    .option(
+      '--mode <mode>',
+      'generate (the chat model answers) or extractive (the best source sentence, no generation)',
+      'generate',
+    )
     .option('--json', 'machine-readable result on stdout')
     .action(async (question: string, flags: AskFlags) => {
       const principal = parsePrincipal(flags.principal);
+      if (flags.mode !== 'generate' && flags.mode !== 'extractive')
+        throw new AttuneError(`--mode "${flags.mode}" is not a mode.`, {
+          hint: 'Use generate or extractive.',
+        });
       const adapter = flags.adapter ? resolveAdapter(context.config(), flags.adapter) : undefined;
       const answerer = await context.attune().answerer();
       let result: AnswerResult | undefined;
@@ -44,6 +55,7 @@ export function registerAskCommands(program: Command, context: CliContext): void
         retrieval: flags.retrieval !== false,
         cache: flags.cache !== false,
         maxTokens: positiveInt(flags.maxTokens, '--max-tokens'),
+        mode: flags.mode,
         ...(adapter ? { adapter } : {}),
       })) {
         if (part.type === 'text-delta' && !flags.json) {
@@ -66,6 +78,15 @@ export function registerAskCommands(program: Command, context: CliContext): void
         );
       } else context.out('');
       for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (result.closest) {
+        const c = result.closest;
+        const before = c.passage.slice(Math.max(0, c.start - 160), c.start).replace(/\s+/g, ' ');
+        const after = c.passage.slice(c.end, c.end + 160).replace(/\s+/g, ' ');
+        context.out(`\nNot an answer — the closest passage, [${c.n}] ${printable(c.title)}:`);
+        context.out(
+          `  ${c.start > 160 ? '…' : ''}${before}»${c.sentence}«${after}${c.end + 160 < c.passage.length ? '…' : ''}`,
+        );
+      }
       if (result.sources.length) {
         context.out(result.abstained ? '\nClosest sources:' : '\nSources:');
         for (const s of result.sources) {
@@ -197,6 +218,7 @@ export function askJson(result: AnswerResult) {
     ...(result.abstainReason ? { abstainReason: result.abstainReason } : {}),
     citations: result.citations,
     sources: result.sources,
+    ...(result.closest ? { closest: result.closest } : {}),
     groundedness: result.groundedness.score,
     retrievalConfidence: result.retrievalConfidence,
     kbVersion: result.kbVersion,
@@ -217,6 +239,8 @@ function describeAbstention(result: AnswerResult): string {
       return 'the draft answer was not supported by its sources';
     case 'model-declined':
       return 'the model found no answer in the sources';
+    case 'degenerate':
+      return 'the draft was not an answer (a loop, an echo of the question, or a bare title)';
     default:
       return 'no readable evidence';
   }
@@ -238,11 +262,4 @@ async function documentsAsTheyWere(context: CliContext, record: AuditRecord) {
     });
   }
   return out;
-}
-
-function positiveInt(value: string | undefined, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new AttuneError(`${flag} must be a positive whole number; got "${value}".`);
-  return n;
 }

@@ -31,8 +31,9 @@ export class CliContext {
     return this.attune().models;
   }
 
-  knowledgeBase(): Promise<KnowledgeBase> {
-    return this.attune().knowledgeBase();
+  /** Reads pass `create: false`: a mistyped ATTUNE_DIR gets "no knowledge base", not a new empty one. */
+  knowledgeBase(options: { create?: boolean } = {}): Promise<KnowledgeBase> {
+    return this.attune().knowledgeBase(options);
   }
 
   out(line: string): void {

@@ -164,6 +164,86 @@ describe('attune CLI', () => {
     assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 2);
   });
 
+  it('an empty or malformed --principal is an error on every read path, never the admin view', async () => {
+    for (const principal of ['', 'bob:hr:x', ':hr', 'bob:']) {
+      for (const args of [
+        ['ask', 'How many weeks of parental leave do employees get?', '--json'],
+        ['audit', 'ls', '--json'],
+        ['docs', 'ls', '--json'],
+        ['docs', 'show', 'handbook/hr/leave-policy.md'],
+      ]) {
+        const r = await attune([...args, '--principal', principal], env);
+        assert.equal(r.code, 1, `${args.join(' ')} --principal ${JSON.stringify(principal)}: ${r.stdout}`);
+        assert.match(r.stderr, /--principal/);
+        assert.doesNotMatch(r.stdout, /16 weeks|leave-policy/);
+      }
+    }
+    const equals = await attune(['docs', 'ls', '--json', '--principal='], env);
+    assert.equal(equals.code, 1);
+  });
+
+  it('flags and ids are checked; a mistyped ATTUNE_DIR is not silently created', async () => {
+    for (const limit of ['abc', '-1', '0']) {
+      const r = await attune(['docs', 'ls', '--limit', limit], env);
+      assert.equal(r.code, 1, limit);
+      assert.match(r.stderr, /--limit must be a positive whole number/);
+    }
+    const version = await attune(['docs', 'show', 'handbook/customer-policies.md', '--version', 'abc'], env);
+    assert.equal(version.code, 1);
+    assert.match(version.stderr, /--version must be a positive whole number/);
+    const rm = await attune(['docs', 'rm', 'no/such/doc.md'], env);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /no such document/);
+    const typo = join(work, 'no-such-kb');
+    const missing = await attune(['docs', 'ls'], { ATTUNE_DIR: typo });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no knowledge base in/i);
+    const { existsSync } = await import('node:fs');
+    assert.equal(existsSync(typo), false, 'nothing created');
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'x');
+    const notDir = await attune(['versions'], { ATTUNE_DIR: file });
+    assert.equal(notDir.code, 1);
+    assert.match(notDir.stderr, /is not a directory/);
+    assert.doesNotMatch(notDir.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('output over 64 KiB reaches a pipe whole', async () => {
+    const big = join(work, 'big');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(big);
+    const paragraph = 'Expense reports are filed within 30 days of the purchase, with receipts attached. ';
+    writeFileSync(
+      join(big, 'long.md'),
+      `# Long\n\n${Array.from({ length: 60 }, (_v, i) => `## Part ${i}\n\n${paragraph.repeat(20)}`).join('\n\n')}\n`,
+    );
+    const dir = { ATTUNE_DIR: join(work, '.attune-big') };
+    assert.equal((await attune(['sync', big, '--json'], dir)).code, 0);
+    const r = await attune(['docs', 'show', 'big/long.md', '--json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.length > 65536, `only ${r.stdout.length} bytes`);
+    // A reader that is slow to start fills the pipe's 64 KiB buffer: exiting then used to drop the rest.
+    const { execFileSync } = await import('node:child_process');
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'attune.js');
+    const piped = execFileSync(
+      'sh',
+      ['-c', `"${process.execPath}" "${bin}" docs show big/long.md --json | (sleep 2; cat)`],
+      { env: { ...process.env, ...dir }, maxBuffer: 1 << 26 },
+    ).toString();
+    assert.equal(piped.length, r.stdout.length);
+    assert.ok((JSON.parse(piped) as { chunks: unknown[] }).chunks.length > 10);
+    // A reader that leaves early (| head) ends the output quietly: no EPIPE crash.
+    const head = execFileSync(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; "${process.execPath}" "${bin}" docs show big/long.md 2>&1 | head -c 100 >/dev/null; echo "rc=$?"`,
+      ],
+      { env: { ...process.env, ...dir } },
+    ).toString();
+    assert.match(head, /^rc=0\s*$/, head);
+  });
+
   it('ask refuses an empty question and an unknown adapter clearly', async () => {
     const empty = await attune(['ask', '  '], env);
     assert.equal(empty.code, 1);

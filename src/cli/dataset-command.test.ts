@@ -18,7 +18,8 @@ const line = (user: string, assistant: string) =>
 
 describe('attune dataset', () => {
   const work = mkdtempSync(join(tmpdir(), 'attune-dataset-cli-'));
-  const env = { ATTUNE_DIR: join(work, '.attune') };
+  // Dataset mechanics on the small model (token counts below are SmolLM2's).
+  const env = { ATTUNE_DIR: join(work, '.attune'), ATTUNE_CHAT_MODEL: 'smollm2-135m-instruct' };
   after(() => rmSync(work, { recursive: true, force: true }));
   const good = join(work, 'good.jsonl');
   writeFileSync(

@@ -23,7 +23,8 @@ describe('attune finetune CLI', () => {
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'attune-finetune-cli-'));
-    env = { ATTUNE_DIR: join(work, '.attune') };
+    // Training mechanics on the small model: the default's size would only cost minutes here.
+    env = { ATTUNE_DIR: join(work, '.attune'), ATTUNE_CHAT_MODEL: 'smollm2-135m-instruct' };
     data = join(work, 'data.jsonl');
     const line = JSON.stringify({
       messages: [

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import type { Acl } from '../ingest/index.ts';
 import { KnowledgeBase, type SyncProgress, type SyncSummary } from '../knowledge/index.ts';
 import { AttuneError } from '../models/model-error.ts';
-import type { Principal } from '../store/index.ts';
+import { type Principal, PrincipalError, parsePrincipalText } from '../store/index.ts';
 import type { CliContext } from './cli-context.ts';
+import { positiveInt, printable } from './flags.ts';
 import { ProgressBars } from './progress.ts';
 
 type SyncFlags = {
@@ -54,8 +55,10 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
     .option('--limit <n>', 'at most n documents', '1000')
     .option('--json', 'machine-readable output')
     .action(async (flags: { principal?: string; limit: string; json?: boolean }) => {
-      const kb = await context.knowledgeBase();
-      const list = await kb.listDocuments(parsePrincipal(flags.principal), { limit: Number(flags.limit) });
+      const kb = await context.knowledgeBase({ create: false });
+      const list = await kb.listDocuments(parsePrincipal(flags.principal), {
+        limit: positiveInt(flags.limit, '--limit'),
+      });
       if (flags.json) context.out(JSON.stringify(list, null, 2));
       else {
         for (const d of list) {
@@ -63,7 +66,7 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
             ? 'public'
             : [...d.acl.groups.map((g) => `@${g}`), ...d.acl.users].join(',') || 'admins';
           context.out(
-            `${d.id.padEnd(40)} v${String(d.version).padEnd(4)} ${String(d.chunkCount).padStart(4)} chunks  ${readers}`,
+            `${printable(d.id).padEnd(40)} v${String(d.version).padEnd(4)} ${String(d.chunkCount).padStart(4)} chunks  ${readers}`,
           );
         }
         context.out(`${list.length} document(s)`);
@@ -76,10 +79,10 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
     .option('--version <n>', 'the document as it was at this knowledge-base version')
     .option('--json', 'machine-readable output')
     .action(async (id: string, flags: { principal?: string; version?: string; json?: boolean }) => {
-      const kb = await context.knowledgeBase();
+      const kb = await context.knowledgeBase({ create: false });
       const principal = parsePrincipal(flags.principal);
       const snapshot = flags.version
-        ? await kb.store.documentAt(id, Number(flags.version), principal)
+        ? await kb.store.documentAt(id, positiveInt(flags.version, '--version'), principal)
         : await (async () => {
             const document = await kb.store.getDocument(id, principal);
             return document ? { document, chunks: await kb.store.getChunks(id, principal) } : undefined;
@@ -96,7 +99,7 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
       else {
         const d = snapshot.document;
         context.out(
-          `${d.title}\n  id: ${d.id}\n  source: ${d.source}\n  version: ${d.version}\n  hash: ${d.contentHash}`,
+          `${printable(d.title)}\n  id: ${printable(d.id)}\n  source: ${printable(d.source)}\n  version: ${d.version}\n  hash: ${d.contentHash}`,
         );
         for (const c of snapshot.chunks) {
           context.out(
@@ -110,8 +113,14 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
     .command('rm')
     .argument('<ids...>', 'document ids')
     .action(async (ids: string[]) => {
-      const kb = await context.knowledgeBase();
-      for (const id of ids) context.out((await kb.remove(id)) ? `removed ${id}` : `no such document: ${id}`);
+      const kb = await context.knowledgeBase({ create: false });
+      for (const id of ids) {
+        if (await kb.remove(id)) context.out(`removed ${printable(id)}`);
+        else {
+          process.stderr.write(`error: no such document: ${printable(id)}\n`);
+          process.exitCode = 1;
+        }
+      }
     });
 
   program
@@ -119,7 +128,7 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
     .description('knowledge-base versions: what each ingest or sync changed')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      const kb = await context.knowledgeBase();
+      const kb = await context.knowledgeBase({ create: false });
       const versions = await kb.versions();
       if (flags.json) context.out(JSON.stringify(versions, null, 2));
       else {
@@ -161,7 +170,7 @@ function renderSummary(context: CliContext, s: SyncSummary): void {
   context.out(
     `${s.version === undefined ? 'no version' : `version ${s.version}`}: ${s.added} added, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged, ${s.failed} failed; ${s.chunksEmbedded} chunks embedded in ${(s.durationMs / 1000).toFixed(1)} s`,
   );
-  for (const f of s.failures) context.out(`  failed: ${f.source}: ${f.reason}`);
+  for (const f of s.failures) context.out(`  failed: ${printable(f.source)}: ${printable(f.reason)}`);
 }
 
 function aclFromFlags(flags: SyncFlags): Acl | undefined {
@@ -180,12 +189,17 @@ function aclFromFlags(flags: SyncFlags): Acl | undefined {
 }
 
 /** `ann` or `ann:hr,finance`; no flag means the admin view a local operator has. */
+/**
+ * The --principal flag: absent means the local operator's admin view; anything given must be a
+ * valid principal. `--principal ""` (an unset variable) is an error, never the admin view.
+ */
 export function parsePrincipal(value: string | undefined): Principal {
-  if (!value) return { user: 'local-admin', groups: [], admin: true };
-  const [user, groups] = value.split(':');
-  if (!user)
-    throw new AttuneError(`--principal "${value}" names no user.`, {
-      hint: 'Use user or user:group1,group2',
-    });
-  return { user, groups: groups ? groups.split(',').filter(Boolean) : [] };
+  if (value === undefined) return { user: 'local-admin', groups: [], admin: true };
+  try {
+    return parsePrincipalText(value);
+  } catch (error) {
+    if (error instanceof PrincipalError)
+      throw new AttuneError(`--principal: ${error.message}`, { hint: error.hint });
+    throw error;
+  }
 }

@@ -58,6 +58,29 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exits once stdout and stderr have drained: process.exit() drops whatever a pipe has not taken
+ * yet, which cut `attune audit ls --json | ...` off at 64 KiB. A reader that goes away early
+ * (`| head`) is not an error of ours: EPIPE ends the process quietly.
+ */
+export async function exitAfterDrain(code: number): Promise<never> {
+  const drained = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (stream.destroyed || !stream.writable) return resolve();
+      stream.write('', () => resolve());
+    });
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
+export function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/cli/main.ts')) {
-  main(process.argv).then((code) => process.exit(code));
+  quietOnClosedPipe(process.stdout);
+  main(process.argv).then(exitAfterDrain);
 }

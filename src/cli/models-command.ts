@@ -48,7 +48,7 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
     .option('--json', 'machine-readable output')
     .action(async (names: string[], options: { json?: boolean }) => {
       const m = context.models();
-      const targets = names.length ? names : m.defaultNames;
+      const targets = names.length ? names : m.localDefaultNames;
       const results = await pullAll(m, targets, !options.json);
       if (options.json) context.out(JSON.stringify(results, null, 2));
       else {

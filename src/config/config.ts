@@ -68,7 +68,7 @@ export function defaultConfig(cwd: string): AttuneConfig {
   return {
     home: join(homedir(), '.cache', 'attune'),
     dir: join(cwd, '.attune'),
-    models: { chat: 'smollm2-135m-instruct', embedding: 'all-minilm-l6-v2', reranker: '', threads: 0 },
+    models: { chat: 'qwen2.5-coder-1.5b-instruct', embedding: 'all-minilm-l6-v2', reranker: '', threads: 0 },
     python: 'python3',
     ingest: { aclRules: [], maxFileBytes: 50 * 1024 * 1024, chunkTokens: 0, overlapTokens: 32 },
     defaultVisibility: 'public',

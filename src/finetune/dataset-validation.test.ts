@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Tokenizer } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
-import { testModels } from '../models/testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from '../models/testing.ts';
 import type { ChatExample } from './chat-example.ts';
 import { formatIssue } from './dataset-issue.ts';
 import { splitDataset } from './dataset-split.ts';
@@ -30,7 +30,7 @@ describe('validateDataset (with the base model tokenizer)', () => {
   let tokenizer: Tokenizer;
   const dir = mkdtempSync(join(tmpdir(), 'attune-validate-'));
   before(async () => {
-    models = await testModels();
+    models = await testModels({ chat: SMALL_CHAT_MODEL });
     tokenizer = await models.tokenizer(models.defaultChatName);
   });
   after(async () => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../config/index.ts';
 import type { Models } from '../models/models.ts';
-import { testModels } from '../models/testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from '../models/testing.ts';
 import { resolveAdapter } from './adapter-registry.ts';
 import { FineTuneJobs, type FinetuneJobRecord, type FinetuneJobStatus } from './finetune-job.ts';
 import { defaultHyperparameters, LocalTrainer } from './local-trainer.ts';
@@ -56,7 +56,7 @@ before(async () => {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   assert.equal(setup.status, 0, 'trainer setup failed');
-  models = await testModels();
+  models = await testModels({ chat: SMALL_CHAT_MODEL });
   dir = await mkdtemp(join(tmpdir(), 'attune-trainer-'));
   data = await writeBehaviourDataset(dir);
   trainer = LocalTrainer.fromConfig(config, { resolveBaseModel: (name) => models.cache.resolve(name) });

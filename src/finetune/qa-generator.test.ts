@@ -8,7 +8,7 @@ import { readCorpus } from '../eval/qa-data.ts';
 import { KnowledgeBase } from '../knowledge/index.ts';
 import type { ChatModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
-import { testModels } from '../models/testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from '../models/testing.ts';
 import { Retriever } from '../retrieve/index.ts';
 import { anonymous } from '../store/index.ts';
 import { type SourceChunk, sampleChunks } from './dataset-chunks.ts';
@@ -82,7 +82,7 @@ describe('synthetic QA and RAFT with the real local chat model on squad2-dev chu
   };
 
   before(async () => {
-    models = await testModels();
+    models = await testModels({ chat: SMALL_CHAT_MODEL });
     chat = await models.chat();
     const dir = join(work, 'squad');
     mkdirSync(dir);

@@ -7,7 +7,7 @@ import { loadConfig } from '../config/index.ts';
 import { readCorpus, readQuestions } from '../eval/qa-data.ts';
 import { KnowledgeBase } from '../knowledge/index.ts';
 import type { Models } from '../models/models.ts';
-import { testModels } from '../models/testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from '../models/testing.ts';
 import { Retriever } from '../retrieve/index.ts';
 import { anonymous } from '../store/index.ts';
 import {
@@ -32,7 +32,7 @@ describe('RAFT examples from a squad2-dev slice (real retriever: MiniLM embeddin
   );
 
   before(async () => {
-    models = await testModels();
+    models = await testModels({ chat: SMALL_CHAT_MODEL });
     const dir = join(work, 'squad');
     mkdirSync(dir);
     writeFileSync(join(dir, 'paragraphs.jsonl'), corpus.map((d) => JSON.stringify(d)).join('\n'));

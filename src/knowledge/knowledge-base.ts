@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { AttuneConfig } from '../config/index.ts';
 import {
@@ -92,8 +92,28 @@ export class KnowledgeBase {
    * Opens the knowledge base in `config.dir`, creating it on first use. Its index was built with
    * one embedding model; configuring another needs `reindex` first, so searches never mix spaces.
    */
-  static async open(config: AttuneConfig, models: Models): Promise<KnowledgeBase> {
+  /**
+   * Opens the knowledge base in `config.dir`, creating it unless `create` is false: reads must not
+   * leave an empty store behind in a mistyped directory, and say that none exists instead.
+   */
+  static async open(
+    config: AttuneConfig,
+    models: Models,
+    options: { create?: boolean } = {},
+  ): Promise<KnowledgeBase> {
+    const kind = await stat(config.dir).then(
+      (s) => (s.isDirectory() ? 'dir' : 'other'),
+      () => 'missing',
+    );
+    if (kind === 'other')
+      throw new AttuneError(`ATTUNE_DIR ${config.dir} is not a directory.`, {
+        hint: 'Point ATTUNE_DIR (or --dir) at a knowledge-base directory, or at a path that does not exist yet.',
+      });
     const pointer = await readPointer(config.dir);
+    if (!pointer && options.create === false)
+      throw new AttuneError(`There is no knowledge base in ${config.dir}.`, {
+        hint: 'Check ATTUNE_DIR (or --dir), or create one with: attune sync <folder|file|url>',
+      });
     const wanted = config.models.embedding;
     if (pointer && pointer.embeddingModel !== wanted) {
       throw new AttuneError(

@@ -12,7 +12,7 @@ import { AttuneError } from './model-error.ts';
 import type { ChatModel, ChatResult, ChatStreamPart, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
 import { type OpenAITestServer, startOpenAITestServer } from './openai-test-server.ts';
-import { testModels } from './testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 
 const usage = (input: number, output: number) => ({
   inputTokens: { total: input, noCache: input, cacheRead: undefined, cacheWrite: undefined },
@@ -195,7 +195,7 @@ describe('AI SDK adapter: @ai-sdk/openai-compatible against a local server backe
   let server: OpenAITestServer;
 
   before(async () => {
-    models = await testModels();
+    models = await testModels({ chat: SMALL_CHAT_MODEL });
     chat = await models.chat();
     embedder = await models.embedding();
     server = await startOpenAITestServer({

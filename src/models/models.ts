@@ -4,6 +4,12 @@ import { LlamaCppProvider } from './llama-cpp-provider.ts';
 import { ModelCache } from './model-cache.ts';
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, EmbeddingModel, RerankingModel, Tokenizer } from './model-spec.ts';
+import {
+  estimatingTokenizer,
+  isRemoteModelName,
+  remoteChatModel,
+  remoteEmbeddingModel,
+} from './remote-model.ts';
 
 /**
  * The models a running Attune uses: resolves catalog names (or .gguf paths) through the cache and
@@ -13,12 +19,16 @@ export class Models {
   readonly cache: ModelCache;
   readonly catalog: ModelCatalog;
   readonly runtime: LlamaCppProvider;
-  readonly #config: Pick<AttuneConfig, 'home' | 'python' | 'models'>;
+  readonly #config: Pick<AttuneConfig, 'home' | 'python' | 'models'> & Partial<Pick<AttuneConfig, 'openai'>>;
   readonly #chat = new Map<string, Promise<ChatModel>>();
   readonly #embedding = new Map<string, Promise<EmbeddingModel>>();
   readonly #reranking = new Map<string, Promise<RerankingModel>>();
+  readonly #registeredTokenizers = new Map<string, Tokenizer>();
 
-  constructor(config: Pick<AttuneConfig, 'home' | 'python' | 'models'>, catalog = new ModelCatalog()) {
+  constructor(
+    config: Pick<AttuneConfig, 'home' | 'python' | 'models'> & Partial<Pick<AttuneConfig, 'openai'>>,
+    catalog = new ModelCatalog(),
+  ) {
     this.#config = config;
     this.catalog = catalog;
     this.cache = new ModelCache({ home: config.home, catalog, python: config.python });
@@ -39,8 +49,32 @@ export class Models {
     return reranker ? [chat, embedding, reranker] : [chat, embedding];
   }
 
+  /** The configured models that live on this machine (remote ones need no pulling). */
+  get localDefaultNames(): string[] {
+    return this.defaultNames.filter((name) => !isRemoteModelName(name));
+  }
+
+  /**
+   * Makes a model object a name the configuration can use: any AI SDK model wrapped with
+   * fromAISDKLanguageModel, or a ChatModel of your own. `tokenizer` sizes its prompts; an estimate
+   * is used without one.
+   */
+  registerChat(name: string, model: ChatModel, tokenizer?: Tokenizer): void {
+    this.#chat.set(name, Promise.resolve(model));
+    this.#registeredTokenizers.set(name, tokenizer ?? estimatingTokenizer(model.modelId));
+  }
+
+  registerEmbedding(name: string, model: EmbeddingModel): void {
+    this.#embedding.set(name, Promise.resolve(model));
+  }
+
+  #remote() {
+    return { apiKey: this.#config.openai?.apiKey };
+  }
+
   chat(name = this.#config.models.chat): Promise<ChatModel> {
     return loadOnce(this.#chat, name, async () => {
+      if (isRemoteModelName(name)) return remoteChatModel(name, this.#remote());
       const entry = this.#entryFor(name, 'chat', 'chat');
       return this.runtime.chatModel(this.cache.resolve(name), {
         modelId: name,
@@ -51,6 +85,7 @@ export class Models {
 
   embedding(name = this.#config.models.embedding): Promise<EmbeddingModel> {
     return loadOnce(this.#embedding, name, async () => {
+      if (isRemoteModelName(name)) return remoteEmbeddingModel(name, this.#remote());
       const entry = this.#entryFor(name, 'embedding', 'an embedding model');
       return this.runtime.embeddingModel(this.cache.resolve(name), {
         modelId: name,
@@ -63,6 +98,13 @@ export class Models {
   reranker(name = this.#config.models.reranker): Promise<RerankingModel | undefined> {
     if (!name) return Promise.resolve(undefined);
     return loadOnce(this.#reranking, name, async () => {
+      if (isRemoteModelName(name))
+        throw new AttuneError(
+          `Reranker "${name}": OpenAI-compatible servers have no standard reranking API.`,
+          {
+            hint: 'Use a local rank-pooling GGUF (e.g. attune-reranker-minilm-l6-squad) or no reranker.',
+          },
+        );
       const entry = this.#entryFor(name, 'reranking', 'a reranker');
       return this.runtime.rerankingModel(this.cache.resolve(name), {
         modelId: name,
@@ -81,11 +123,15 @@ export class Models {
 
   /** The model's own tokenizer, without creating an inference context. */
   tokenizer(name: string): Promise<Tokenizer> {
+    const registered = this.#registeredTokenizers.get(name);
+    if (registered) return Promise.resolve(registered);
+    if (isRemoteModelName(name)) return Promise.resolve(estimatingTokenizer(name));
     return this.runtime.tokenizer(this.cache.resolve(name), name);
   }
 
   async dispose(): Promise<void> {
     this.#chat.clear();
+    this.#registeredTokenizers.clear();
     this.#embedding.clear();
     this.#reranking.clear();
     await this.runtime.dispose();

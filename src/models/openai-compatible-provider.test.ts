@@ -5,7 +5,7 @@ import type { ChatModel, ChatResult, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
 import { createOpenAICompatible, ModelServerError, serverSentEvents } from './openai-compatible-provider.ts';
 import { type OpenAITestServer, startOpenAITestServer } from './openai-test-server.ts';
-import { testModels } from './testing.ts';
+import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 import { cosineSimilarity } from './vector-math.ts';
 
 const question = [{ role: 'user' as const, content: 'Name one colour of the sky.' }];
@@ -17,7 +17,7 @@ describe('OpenAI-compatible provider against a local server backed by real model
   let server: OpenAITestServer;
 
   before(async () => {
-    models = await testModels();
+    models = await testModels({ chat: SMALL_CHAT_MODEL });
     chat = await models.chat();
     embedder = await models.embedding();
     server = await startOpenAITestServer({

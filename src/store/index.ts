@@ -19,7 +19,12 @@ export type {
 } from './knowledge-store.ts';
 export { canRead, matchesFilter } from './knowledge-store.ts';
 export { LanceKnowledgeStore, type LanceStoreOptions, openLanceStore } from './lance-store.ts';
-export { anonymous, type Principal } from './principal.ts';
+export {
+  anonymous,
+  type Principal,
+  PrincipalError,
+  parsePrincipal as parsePrincipalText,
+} from './principal.ts';
 export {
   EmbeddingMismatchError,
   InvalidWriteError,
