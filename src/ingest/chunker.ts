@@ -73,10 +73,22 @@ function chunkSection(
   const pieces = splitToFit(text, '', 0, maxTokens, count);
   const chunks: string[] = [];
   let current = '';
+  // An upper bound on count(current): a piece adds at most its own tokens and one for the joiner
+  // (tokenizers split at whitespace first). The exact count is taken only when the bound says the
+  // chunk may be full, so a 200,000-word paragraph is not re-tokenized once per word.
+  let bound = 0;
   for (const piece of pieces) {
     const candidate = current === '' ? piece.text : current + piece.joiner + piece.text;
-    if (count(candidate) <= maxTokens) {
+    const pieceBound = count(piece.text) + 1;
+    if (bound + pieceBound <= maxTokens) {
       current = candidate;
+      bound += pieceBound;
+      continue;
+    }
+    const exact = count(candidate);
+    if (exact <= maxTokens) {
+      current = candidate;
+      bound = exact;
       continue;
     }
     chunks.push(current);
@@ -84,6 +96,7 @@ function chunkSection(
     const overlap = overlapTokens > 0 ? trailingOverlap(current, overlapTokens, count) : '';
     const seeded = overlap ? overlap + (piece.joiner || ' ') + piece.text : '';
     current = seeded && count(seeded) <= maxTokens ? seeded : piece.text;
+    bound = count(current);
   }
   if (current) chunks.push(current);
   return chunks;
@@ -110,9 +123,12 @@ function splitToFit(
   if (!split) return splitCharacters(text, joiner, maxTokens, count);
   const parts = split(text);
   if (parts.length <= 1) return splitToFit(text, joiner, level + 1, maxTokens, count);
+  // No push(...pieces): a 200,000-word paragraph makes 200,000 pieces, and spreading them as
+  // arguments overflowed the stack (issue #11).
   const out: Piece[] = [];
   parts.forEach((part, index) => {
-    out.push(...splitToFit(part.text, index === 0 ? joiner : part.joiner, level + 1, maxTokens, count));
+    for (const piece of splitToFit(part.text, index === 0 ? joiner : part.joiner, level + 1, maxTokens, count))
+      out.push(piece);
   });
   return out;
 }

@@ -216,11 +216,24 @@ export class KnowledgeBase {
         summary.unchanged++;
         continue;
       }
-      const chunks = chunkDocument(document, {
-        tokenizer,
-        maxTokens: chunkTokensFor(this.#config, embedder),
-        overlapTokens: this.#config.ingest.overlapTokens,
-      });
+      // A file that cannot be chunked fails alone, named; the rest of the sync goes on and what is
+      // stored for it stays as it was.
+      let chunks: Chunk[];
+      try {
+        chunks = chunkDocument(document, {
+          tokenizer,
+          maxTokens: chunkTokensFor(this.#config, embedder),
+          overlapTokens: this.#config.ingest.overlapTokens,
+        });
+      } catch (error) {
+        summary.failed++;
+        summary.failures.push({
+          source: document.source,
+          id: document.id,
+          reason: `chunking failed: ${(error as Error).message}`,
+        });
+        continue;
+      }
       pending.push({ document, chunks, existed: storedHash !== undefined });
     }
     const toRemove = removeMissing ? this.#vanished(sources, seen, storedDocs) : [];
