@@ -261,10 +261,9 @@ function report(rows: Row[], count: number, model: string, embedding: string, co
         unanswerable.length ? unanswerable.filter((r) => r.abstained).length / unanswerable.length : 0,
       ),
       byReason: Object.fromEntries(
-        ['low-retrieval-confidence', 'not-grounded', 'model-declined', 'no-evidence', 'degenerate'].map((k) => [
-          k,
-          abstained.filter((r) => r.reason === k).length,
-        ]),
+        ['low-retrieval-confidence', 'not-grounded', 'model-declined', 'no-evidence', 'degenerate'].map(
+          (k) => [k, abstained.filter((r) => r.reason === k).length],
+        ),
       ),
     },
     // Shown to the user and wrong: an unanswerable question answered, or an answer with token F1 < 0.5.

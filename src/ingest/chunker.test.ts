@@ -158,14 +158,20 @@ describe('chunkDocument', () => {
   });
 
   it('chunks one 200,000-word paragraph without overflowing the stack, every chunk within the bound', () => {
-    const words = Array.from({ length: 200_000 }, (_v, i) => ['refund', 'within', 'days', `w${i % 997}`][i % 4]);
+    const words = Array.from(
+      { length: 200_000 },
+      (_v, i) => ['refund', 'within', 'days', `w${i % 997}`][i % 4],
+    );
     const text = words.join(' ');
     const started = performance.now();
-    const chunks = chunkDocument(
-      makeDoc([{ headingPath: ['Huge'], text }]),
-      { tokenizer, maxTokens: 128, overlapTokens: 16 },
+    const chunks = chunkDocument(makeDoc([{ headingPath: ['Huge'], text }]), {
+      tokenizer,
+      maxTokens: 128,
+      overlapTokens: 16,
+    });
+    console.log(
+      `200,000 words: ${chunks.length} chunks in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
-    console.log(`200,000 words: ${chunks.length} chunks in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     assertBounded(chunks, 128);
     const covered = new Set(chunks.flatMap((c) => c.text.split(' ')));
     for (const w of ['refund', 'w0', 'w996']) assert.ok(covered.has(w), w);

@@ -127,7 +127,13 @@ function splitToFit(
   // arguments overflowed the stack (issue #11).
   const out: Piece[] = [];
   parts.forEach((part, index) => {
-    for (const piece of splitToFit(part.text, index === 0 ? joiner : part.joiner, level + 1, maxTokens, count))
+    for (const piece of splitToFit(
+      part.text,
+      index === 0 ? joiner : part.joiner,
+      level + 1,
+      maxTokens,
+      count,
+    ))
       out.push(piece);
   });
   return out;
