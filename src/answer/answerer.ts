@@ -144,6 +144,9 @@ export class QuestionError extends AttuneError {
   }
 }
 
+/** Passages retrieved beyond k, used only in place of ones the injection filter leaves out. */
+const SPARE_EVIDENCE = 2;
+
 const DECLINED =
   /\b(knowledge base|sources?|context|passage)\b[^.]{0,30}\b(does not|doesn't|do not|don't)\b[^.]{0,20}\b(say|mention|contain|answer|provide)/i;
 
@@ -239,7 +242,9 @@ export class Answerer {
     if (retrieval) {
       const retrieved = await this.#o.retriever.retrieve(question, {
         principal: options.principal,
-        k: record.parameters.k,
+        // Spares stand in for evidence the injection filter leaves out, so a planted document
+        // cannot push the real answer out of the k passages the model sees.
+        k: record.parameters.k + SPARE_EVIDENCE,
         rerank: record.parameters.rerank,
         ...(options.filter ? { filter: options.filter } : {}),
         ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
@@ -250,14 +255,22 @@ export class Answerer {
       record.timings.rerankMs = retrieved.timings.rerankMs;
     }
     record.evidence = evidence.map(auditEvidence);
-    const usable = evidence.filter((e, i) => {
-      if (!looksLikePromptInjection(e.chunk.text)) return true;
-      record.evidence[i]!.excluded = 'injection';
-      record.warnings.push(
-        `Left out ${e.chunk.id}: it reads like instructions to the model (prompt injection).`,
-      );
-      return false;
+    const usable: Evidence[] = [];
+    const seen = evidence.map((e, i) => {
+      if (looksLikePromptInjection(e.chunk.text)) {
+        record.evidence[i]!.excluded = 'injection';
+        record.warnings.push(
+          `Left out ${e.chunk.id}: it reads like instructions to the model (prompt injection).`,
+        );
+        return true;
+      }
+      if (usable.length >= record.parameters.k) return false;
+      usable.push(e);
+      return true;
     });
+    // Spares that were not needed are not part of what this answer saw.
+    record.evidence = record.evidence.filter((_e, i) => seen[i]);
+    evidence = evidence.filter((_e, i) => seen[i]);
 
     // 2. Is the answer likely to be there at all?
     let closest: AnswerSource[] = [];

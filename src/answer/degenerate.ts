@@ -1,5 +1,5 @@
 import { stripCitations } from './citations.ts';
-import { claimTerms, contentWords } from './text-support.ts';
+import { claimTerms } from './text-support.ts';
 
 export type DegenerateReason = 'empty' | 'repetition' | 'echo' | 'title';
 
