@@ -193,7 +193,10 @@ async function answerSlice() {
     embedder,
     retriever,
     store: kb.store,
-    calibration: defaultCalibration(),
+    // --no-gate: every question reaches the model, to see what the retrieval gate costs and saves.
+    calibration: flag('--no-gate')
+      ? { ...defaultCalibration(), threshold: 0, provenance: { note: 'gate off (--no-gate)' } }
+      : defaultCalibration(),
   });
   const rows: Row[] = [];
   for (const [i, q] of questions.entries()) {
@@ -215,6 +218,8 @@ async function answerSlice() {
       ...(r.timings.firstTokenMs !== undefined ? { ttftMs: r.timings.firstTokenMs } : {}),
       totalMs: r.timings.totalMs,
       answer: r.answer,
+      question: q.question,
+      gold: q.answers,
     });
     bars.update('answer', 'questions answered', i + 1, questions.length, 'q');
     // Written as it goes, so a run stopped early still leaves what it measured.
@@ -237,6 +242,8 @@ type Row = {
   ttftMs?: number;
   totalMs: number;
   answer: string;
+  question: string;
+  gold: string[];
 };
 
 function report(rows: Row[], count: number, model: string, embedding: string, complete: boolean) {
@@ -293,8 +300,8 @@ function report(rows: Row[], count: number, model: string, embedding: string, co
       ),
     },
   };
-  const path = writeResult('answers', {
-    command: `npx tsx bench/answers.ts --questions ${count}`,
+  const path = writeResult(flag('--no-gate') ? 'answers-no-gate' : 'answers', {
+    command: `npx tsx bench/answers.ts --questions ${count}${flag('--no-gate') ? ' --no-gate' : ''}`,
     loadAverage: loadAverage(),
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     complete,
@@ -302,7 +309,7 @@ function report(rows: Row[], count: number, model: string, embedding: string, co
     embedding,
     data: 'squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0), seeded slice of questions from articles 7-12; knowledge base: all paragraphs of articles 1-12',
     summary,
-    examples: rows.slice(0, 12),
+    rows,
   });
   if (complete) {
     console.log(JSON.stringify({ machine: machineDescription(), summary }, null, 2));

@@ -1,4 +1,4 @@
-export { bootstrapMeanInterval, seededRandom, wilsonInterval } from './intervals.ts';
+export { bootstrapMeanInterval, wilsonInterval } from './intervals.ts';
 export {
   articleOf,
   type EvalDocument,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bootstrapMeanInterval, seededRandom, wilsonInterval } from './intervals.ts';
+import { seededRandom } from '../finetune/index.ts';
+import { bootstrapMeanInterval, wilsonInterval } from './intervals.ts';
 
 describe('intervals', () => {
   it('Wilson matches hand-computed values, and stays inside [0, 1] at the edges', () => {

@@ -4,6 +4,8 @@
  * bootstrap for means, so the same data and seed always give the same interval.
  */
 
+import { seededRandom } from '../finetune/index.ts';
+
 const Z95 = 1.959963984540054;
 
 /** Wilson score interval for `successes` out of `n` (95%). [0, 1] for n = 0. */
@@ -14,18 +16,6 @@ export function wilsonInterval(successes: number, n: number, z = Z95): [number, 
   const centre = (p + (z * z) / (2 * n)) / denominator;
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denominator;
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
-}
-
-/** mulberry32: a small seeded generator, enough for resampling. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Percentile bootstrap interval of the mean (95%), `resamples` draws from a seeded generator. */
