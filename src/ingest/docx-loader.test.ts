@@ -46,6 +46,25 @@ describe('DOCX loader', () => {
     assert.match(bySize.reason, /expands to 12\.0 MB/);
   });
 
+  it('stops a zip bomb whose headers lie about its size, counting the bytes really inflated', async () => {
+    // 100 MB of one letter, with every size field in the archive rewritten to claim 1,000 bytes.
+    const bomb = Buffer.from(await makeZipBombDocx(100 * 1024 * 1024));
+    const claim = (offset: number) => bomb.writeUInt32LE(1000, offset);
+    for (let i = 0; i + 4 <= bomb.length; i++) {
+      const signature = bomb.readUInt32LE(i);
+      if (signature === 0x04034b50) claim(i + 22); // local file header: uncompressed size
+      if (signature === 0x02014b50) claim(i + 24); // central directory: uncompressed size
+    }
+    await writeFile(join(dir, 'liar.docx'), bomb);
+    const before = process.memoryUsage().rss;
+    const [result] = await loadFile(join(dir, 'liar.docx'), { maxFileBytes: 10 * 1024 * 1024 });
+    const grew = process.memoryUsage().rss - before;
+    assert.ok(result && !result.ok);
+    assert.match(result.reason, /inflates past .* although its directory claims less/);
+    // Inflating it whole would take 100 MB; the check stops at the 10 MB limit, a chunk at a time.
+    assert.ok(grew < 60 * 1024 * 1024, `RSS grew by ${Math.round(grew / 2 ** 20)} MB`);
+  });
+
   it('reports a file that is not a zip, or a zip that is not Word', async () => {
     await writeFile(join(dir, 'fake.docx'), 'plain text pretending to be a docx');
     const [fake] = await loadFile(join(dir, 'fake.docx'));

@@ -1,3 +1,4 @@
+import { inflateRawSync } from 'node:zlib';
 import JSZip from 'jszip';
 import { parseHtml } from './html-loader.ts';
 import { IngestError } from './ingest-error.ts';
@@ -9,7 +10,9 @@ const MAX_EXPANSION_RATIO = 100;
 /** Small archives cannot hurt whatever their ratio, and tiny documents can compress unusually well. */
 const RATIO_CHECK_FROM_BYTES = 1024 * 1024;
 
-type ZipEntryInternals = { _data?: { uncompressedSize?: number } };
+type ZipEntryInternals = {
+  _data?: { uncompressedSize?: number; compressedContent?: unknown; compression?: { magic?: string } };
+};
 
 /**
  * DOCX through mammoth to HTML, then the HTML loader, so Word headings become sections and Word
@@ -39,6 +42,9 @@ export async function parseDocx(bytes: Uint8Array, maxUncompressedBytes: number)
   if (!zip.file('word/document.xml')) {
     throw new IngestError('not a Word document: word/document.xml is missing from the archive');
   }
+  // The directory can lie: count the bytes really inflated, in chunks that are dropped as they
+  // come, and stop at the limit, before mammoth inflates the archive for itself.
+  await assertInflatesWithin(zip, maxUncompressedBytes, bytes.length);
   const coreTitle = await readCoreTitle(zip);
   const mammoth = (await import('mammoth')).default;
   let html: string;
@@ -57,6 +63,40 @@ export async function parseDocx(bytes: Uint8Array, maxUncompressedBytes: number)
   }
   const content = parseHtml(html);
   return { title: content.title ?? coreTitle, sections: content.sections };
+}
+
+/**
+ * Inflates every entry with zlib's own output cap, so no entry can produce more than what is left
+ * of the budget, whatever its headers say. JSZip would inflate a lying entry whole before noticing
+ * that its size does not match.
+ */
+async function assertInflatesWithin(zip: JSZip, limit: number, archiveBytes: number): Promise<void> {
+  const cap = Math.min(limit, Math.max(RATIO_CHECK_FROM_BYTES, archiveBytes * MAX_EXPANSION_RATIO));
+  const bomb = () =>
+    new IngestError(
+      `DOCX inflates past ${formatBytes(cap)} although its directory claims less; refusing a zip bomb (limit ${formatBytes(limit)}, ratio ${MAX_EXPANSION_RATIO}:1)`,
+    );
+  let total = 0;
+  const entries: JSZip.JSZipObject[] = [];
+  zip.forEach((_path, entry) => {
+    if (!entry.dir) entries.push(entry);
+  });
+  for (const entry of entries) {
+    const data = (entry as unknown as ZipEntryInternals)._data;
+    const content = data?.compressedContent;
+    if (!(content instanceof Uint8Array)) continue;
+    let size: number;
+    if (data?.compression?.magic === '\x08\x00') {
+      try {
+        size = inflateRawSync(content, { maxOutputLength: cap - total + 1 }).length;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw bomb();
+        throw new IngestError(`unreadable DOCX: ${(error as Error).message}`);
+      }
+    } else size = content.length;
+    total += size;
+    if (total > cap) throw bomb();
+  }
 }
 
 async function readCoreTitle(zip: JSZip): Promise<string | undefined> {

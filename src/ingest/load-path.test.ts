@@ -169,3 +169,43 @@ describe('loadPath', () => {
     assert.notEqual(a.contentHash, c.contentHash);
   });
 });
+
+describe('symbolic links (docs/security.md)', () => {
+  it('are never followed: each is skipped and reported, and a file named through one takes the real ACL', async () => {
+    const { symlink } = await import('node:fs/promises');
+    const base = await mkdtemp(join(tmpdir(), 'attune-links-'));
+    try {
+      const root = join(base, 'synced');
+      const outside = join(base, 'private');
+      await mkdir(root);
+      await mkdir(outside);
+      await writeFile(join(root, 'page.md'), '# Page\n\nA public page.\n');
+      await writeFile(join(outside, 'secret.md'), '# Salaries\n\nThe CEO earns 900,000 euros.\n');
+      await writeFile(join(outside, 'secret.md.acl.json'), '{"public": false, "groups": ["hr"]}');
+      await symlink(join(outside, 'secret.md'), join(root, 'innocent.md'));
+      await symlink(join(root, 'page.md'), join(root, 'alias.md'));
+      await symlink(root, join(root, 'loop'));
+      await symlink(join(base, 'nothing.md'), join(root, 'dangling.md'));
+      const results = await loadPath(root, { defaultVisibility: 'public' });
+      const loaded = results.filter((r) => r.ok);
+      assert.deepEqual(
+        loaded.map((r) => (r.ok ? r.document.id : '')),
+        ['page.md'],
+      );
+      const skipped = new Map(
+        results.filter((r) => !r.ok).map((r) => [r.source.slice(root.length + 1), r.ok ? '' : r.reason]),
+      );
+      assert.match(skipped.get('innocent.md')!, /outside the synced folder/);
+      assert.match(skipped.get('alias.md')!, /page\.md, which is synced under its own name/);
+      assert.match(skipped.get('loop')!, /symbolic link/);
+      assert.match(skipped.get('dangling.md')!, /to nothing, or a link loop/);
+      assert.ok(!JSON.stringify(results).includes('900,000'), 'the linked secret is never read');
+      // Named explicitly, a link is read from its target, under the target's own ACL.
+      const named = await loadFile(join(root, 'innocent.md'), { defaultVisibility: 'public' });
+      assert.ok(named[0]?.ok);
+      assert.deepEqual(named[0].ok && named[0].document.acl, { public: false, groups: ['hr'], users: [] });
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+});

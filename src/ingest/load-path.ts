@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { ACL_SIDECAR_SUFFIX, parseAclSidecar } from './acl.ts';
@@ -22,10 +22,16 @@ export function documentIdForPath(path: string, idRoot: string): string {
 /**
  * Files under `root` that `loadPath` would load, sorted, as absolute paths. Globs match the path
  * relative to `root`; extensions match case-insensitively; ACL sidecars are never documents.
+ *
+ * Symbolic links are never followed (docs/security.md): a link to a file outside the root would
+ * publish it under the link's readers, and a link to a file inside the root would store it twice
+ * under two ACLs; a linked folder may loop. Each skipped link is reported through `onSkip`.
  */
 export async function listFiles(
   root: string,
-  options: Pick<LoadOptions, 'include' | 'exclude'> = {},
+  options: Pick<LoadOptions, 'include' | 'exclude'> & {
+    onSkip?: (path: string, reason: string) => void;
+  } = {},
 ): Promise<string[]> {
   const base = resolve(root);
   const include = picomatch([...(options.include ?? DEFAULT_INCLUDE)], { nocase: true });
@@ -49,8 +55,21 @@ export async function listFiles(
         continue;
       }
       if (entry.name.endsWith(ACL_SIDECAR_SUFFIX)) continue;
-      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
-      if (entry.isSymbolicLink() && !(await stat(path).catch(() => undefined))?.isFile()) continue;
+      if (entry.isSymbolicLink()) {
+        if (exclude(rel)) continue;
+        const target = await realpath(path).catch(() => undefined);
+        const inside = target !== undefined && (target === base || target.startsWith(`${base}${sep}`));
+        options.onSkip?.(
+          path,
+          target === undefined
+            ? 'skipped: symbolic link to nothing, or a link loop'
+            : inside
+              ? `skipped: symbolic link to ${relative(base, target).split(sep).join('/')}, which is synced under its own name and ACL`
+              : 'skipped: symbolic link leading outside the synced folder (links are not followed)',
+        );
+        continue;
+      }
+      if (!entry.isFile()) continue;
       if (include(rel) && !exclude(rel)) out.push(path);
     }
   };
@@ -89,7 +108,10 @@ async function loadResolvedFile(
       );
     }
     let sidecar: Acl | undefined;
-    const sidecarPath = `${source}${ACL_SIDECAR_SUFFIX}`;
+    // A file named through a link is read, and its ACL taken, from the real file: the sidecar
+    // beside a link says nothing about what the link points at.
+    const real = await realpath(source);
+    const sidecarPath = `${real}${ACL_SIDECAR_SUFFIX}`;
     // Only a missing sidecar means "no sidecar": an unreadable one must not fall back to public.
     const sidecarText = options.acl
       ? undefined
@@ -100,7 +122,7 @@ async function loadResolvedFile(
           );
         });
     if (sidecarText !== undefined) sidecar = parseAclSidecar(sidecarText, basename(sidecarPath));
-    const bytes = new Uint8Array(await readFile(source));
+    const bytes = new Uint8Array(await readFile(real));
     return await runLoader({
       loader,
       bytes,
@@ -140,7 +162,17 @@ export async function loadPath(
     return [result];
   }
   // A file named explicitly is loaded whatever the globs say: the user asked for it.
-  const files = info.isDirectory() ? await listFiles(base, options) : [base];
+  const skipped: LoadResult[] = [];
+  const files = info.isDirectory()
+    ? await listFiles(base, {
+        ...options,
+        onSkip: (path, reason) => {
+          const result: LoadResult = { ok: false, source: path, reason };
+          skipped.push(result);
+          options.onResult?.(result);
+        },
+      })
+    : [base];
   const idRoot = resolve(options.idRoot ?? (info.isDirectory() ? base : dirname(base)));
   const perFile: LoadResult[][] = new Array(files.length);
   let next = 0;
@@ -155,5 +187,5 @@ export async function loadPath(
     }
   };
   await Promise.all(Array.from({ length: Math.min(resolved.concurrency, files.length) }, worker));
-  return perFile.flat();
+  return [...skipped, ...perFile.flat()];
 }
