@@ -60,7 +60,10 @@ export class Attune {
 
   /** The answer audit trail, beside the knowledge base in the same directory. */
   audit(): Promise<AuditLog> {
-    this.#audit ??= LanceAuditLog.open(join(this.config.dir, 'audit'));
+    // Through the knowledge base: a mistyped ATTUNE_DIR is an error, never a new empty audit log.
+    this.#audit ??= this.knowledgeBase({ create: false }).then(() =>
+      LanceAuditLog.open(join(this.config.dir, 'audit')),
+    );
     this.#audit.catch(() => {
       this.#audit = undefined;
     });

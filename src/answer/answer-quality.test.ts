@@ -216,6 +216,33 @@ describe('Answers on the default local models: two-file knowledge base and the h
     assert.match(c.sentence, /Leeds warehouse/);
   });
 
+  it('fails closed: when the audit record cannot be written, nothing is shown, not even the draft', async () => {
+    const dir = join(work, 'audit-gone');
+    const log = await LanceAuditLog.open(dir);
+    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(dir, 'not a directory any more');
+    const closed = new Answerer({
+      ...base,
+      audit: log,
+      retriever: new Retriever({ store: kb.store, embedder: base.embedder }),
+      store: kb.store,
+    });
+    const parts: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const part of closed.stream('Where do orders ship from?', {
+          principal: reader,
+          cache: false,
+        }))
+          parts.push(part.type);
+      })(),
+      /audit log .* cannot be written .*no answer it cannot record/,
+    );
+    assert.deepEqual(parts, [], 'no sources, no text');
+    await log.close();
+    rmSync(dir, { force: true });
+  });
+
   it('a cached answer keeps its sources whole (text and location), from memory or from the audit log', async () => {
     const question = 'How soon do orders ship?';
     const first = await answerer.answer(question, { principal: reader });

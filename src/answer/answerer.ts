@@ -175,6 +175,8 @@ export class Answerer {
   async *stream(question: string, options: AskOptions): AsyncIterable<AnswerPart> {
     const started = performance.now();
     const record = this.#newRecord(question, options);
+    // Fail closed: nothing is shown, not even a streamed draft, unless its record can be written.
+    await this.#o.audit?.assertWritable();
     try {
       yield* this.#run(question, options, record, started);
     } catch (error) {

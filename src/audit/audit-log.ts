@@ -25,6 +25,11 @@ export interface AuditLog {
    * principal's ACL set, so whoever can form it may read the answer.
    */
   findByCacheKey(cacheKey: string): Promise<AuditRecord | undefined>;
+  /**
+   * Throws when a record could not be written now (a read-only or vanished directory). The
+   * answerer asks before it shows anything: no answer is given that cannot be recorded.
+   */
+  assertWritable(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, Schema, Utf8 } from 'apache-arrow';
+import { AttuneError } from '../models/model-error.ts';
 import { and, sqlString } from '../store/lance-sql.ts';
 import type { Principal } from '../store/principal.ts';
 import type { AuditListOptions, AuditLog } from './audit-log.ts';
@@ -33,9 +37,11 @@ export class LanceAuditLog implements AuditLog {
   readonly specificationVersion = 'v1' as const;
   readonly provider = 'lancedb';
   readonly #table: lancedb.Table;
+  readonly #dir: string;
 
-  private constructor(table: lancedb.Table) {
+  private constructor(table: lancedb.Table, dir: string) {
     this.#table = table;
+    this.#dir = dir;
   }
 
   static async open(dir: string): Promise<LanceAuditLog> {
@@ -44,7 +50,21 @@ export class LanceAuditLog implements AuditLog {
     const table = names.has('answers')
       ? await db.openTable('answers')
       : await db.createEmptyTable('answers', schema, { existOk: true });
-    return new LanceAuditLog(table);
+    return new LanceAuditLog(table, dir);
+  }
+
+  async assertWritable(): Promise<void> {
+    // A real write, then its removal: permission bits say nothing on a read-only mount, or to root.
+    const probe = join(this.#dir, `.write-probe-${randomUUID()}`);
+    try {
+      await writeFile(probe, '');
+      await rm(probe, { force: true });
+    } catch (error) {
+      throw new AttuneError(
+        `The audit log in ${this.#dir} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); Attune gives no answer it cannot record.`,
+        { hint: 'Make the knowledge-base directory writable, or point ATTUNE_DIR at a writable copy.' },
+      );
+    }
   }
 
   async append(record: AuditRecord): Promise<void> {

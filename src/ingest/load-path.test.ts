@@ -208,4 +208,17 @@ describe('symbolic links (docs/security.md)', () => {
       await rm(base, { recursive: true, force: true });
     }
   });
+
+  it('a 255-byte file name is loaded: it simply cannot have a sidecar', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'attune-long-'));
+    try {
+      const name = `${'n'.repeat(252)}.md`;
+      await writeFile(join(base, name), '# Long name\n\nStill a document.\n');
+      const results = await loadPath(base, { defaultVisibility: 'public' });
+      assert.equal(results.length, 1);
+      assert.ok(results[0]!.ok, JSON.stringify(results[0]));
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
 });

@@ -116,7 +116,8 @@ async function loadResolvedFile(
     const sidecarText = options.acl
       ? undefined
       : await readFile(sidecarPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return undefined;
+          // A 255-byte file name leaves no room for a sidecar's name: it cannot have one.
+          if (error.code === 'ENOENT' || error.code === 'ENAMETOOLONG') return undefined;
           throw new IngestError(
             `cannot read ACL file ${basename(sidecarPath)} (${error.code ?? error.message})`,
           );
