@@ -216,6 +216,27 @@ describe('Answers on the default local models: two-file knowledge base and the h
     assert.match(c.sentence, /Leeds warehouse/);
   });
 
+  it('a cached answer is not served once its passage is gone, even when no version recorded the change', async () => {
+    const question = 'Where do orders ship from?';
+    const first = await answerer.answer(question, { principal: reader });
+    assert.equal(first.abstained, false);
+    assert.equal((await answerer.answer(question, { principal: reader })).cached, true);
+    // A sync killed between its write and its version record: the document is gone, the version not.
+    const versionBefore = (await kb.store.currentVersion())!.number;
+    await kb.store.beginWrite();
+    try {
+      assert.ok(await kb.store.deleteDocument('two-file/shipping.md', await kb.store.nextVersion()));
+    } finally {
+      await kb.store.endWrite();
+    }
+    assert.equal((await kb.store.currentVersion())!.number, versionBefore, 'no version recorded');
+    const after = await answerer.answer(question, { principal: reader });
+    assert.equal(after.cached, false, 'the cache did not serve it');
+    assert.ok(!after.citations.some((c) => c.docId === 'two-file/shipping.md'));
+    assert.ok(!/Leeds/.test(after.answer));
+    assert.equal((await kb.sync([twoFile])).failed, 0, 'the next sync puts it back');
+  });
+
   it('fails closed: when the audit record cannot be written, nothing is shown, not even the draft', async () => {
     const dir = join(work, 'audit-gone');
     const log = await LanceAuditLog.open(dir);

@@ -223,7 +223,11 @@ export class Answerer {
     });
     record.cacheKey = cacheKey;
     if (options.cache !== false) {
-      const hit = this.#cache.get(cacheKey) ?? (await this.#fromAuditLog(cacheKey));
+      const found = this.#cache.get(cacheKey) ?? (await this.#fromAuditLog(cacheKey));
+      // The key holds the recorded version, but what a reader may see can change without one (a
+      // write that crashed before its version was recorded): a hit is served only while every
+      // passage it shows is still there, unchanged, for this principal.
+      const hit = found && (await this.#stillReadable(found, options.principal)) ? found : undefined;
       if (hit) {
         const result: AnswerResult = { ...hit, cached: true, auditId: record.id, question: rawQuestion };
         Object.assign(record, this.#recordFields(result), {
@@ -458,6 +462,19 @@ export class Answerer {
         'The question is not in a Latin script; the default embedding model (all-MiniLM-L6-v2) was trained on English, so retrieval may miss relevant documents.',
       );
     return question;
+  }
+
+  async #stillReadable(result: AnswerResult, principal: Principal): Promise<boolean> {
+    const wanted = new Map<string, { chunkId: string; version: number }[]>();
+    for (const s of result.sources) wanted.set(s.docId, [...(wanted.get(s.docId) ?? []), s]);
+    if (result.closest && !wanted.has(result.closest.docId)) wanted.set(result.closest.docId, []);
+    for (const [docId, chunks] of wanted) {
+      const stored = await this.#o.store.getChunks(docId, principal);
+      if (stored.length === 0) return false;
+      for (const c of chunks)
+        if (!stored.some((x) => x.id === c.chunkId && x.version === c.version)) return false;
+    }
+    return true;
   }
 
   async #fromAuditLog(cacheKey: string): Promise<AnswerResult | undefined> {
