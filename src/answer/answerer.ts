@@ -127,8 +127,8 @@ export type AnswererOptions = {
    * Evidence given to the model as its best-matching sentences rather than whole chunks: at most
    * this many, across the retrieved chunks (0: whole chunks). Default 4. Small models answer a short
    * prompt better, and prompt processing is most of the time to the first token on a CPU: with 4
-   * sentences the answer sentence is in the prompt for 91% of answerable squad2-dev questions,
-   * against 99% for 5 whole chunks, at a fifth of the tokens (docs/answers.md).
+   * sentences the gold answer is in the prompt for 95% of answerable squad2-dev questions,
+   * against 99% for 5 whole chunks, at a fifth of the tokens (bench/results/evidence-sentences.json).
    */
   evidenceSentences?: number;
   /** Withhold answers from sources that lack the question's numbers or most of its names. Default true. */
