@@ -21,7 +21,7 @@ import {
 import { moveLeadingAttributions, parseCitations, stripCitations } from './citations.ts';
 import { degenerateDraft } from './degenerate.ts';
 import { type GroundednessResult, scoreGroundedness } from './groundedness.ts';
-import { rankSentences } from './passage.ts';
+import { rankSentences, type ScoredSentence } from './passage.ts';
 import { looksLikePromptInjection } from './prompt-injection.ts';
 import { splitSentences } from './text-support.ts';
 
@@ -281,10 +281,14 @@ export class Answerer {
     // 2. Is the answer likely to be there at all?
     let closest: AnswerSource[] = [];
     const near = usable.slice(0, 3);
+    // The evidence sentences ranked for the prompt, once; an abstention after generation finds the
+    // closest passage among them instead of embedding the same sentences again.
+    let ranked: ScoredSentence[] | undefined;
     const abstain = (reason: NonNullable<AuditRecord['abstainReason']>, draft?: string) =>
       this.#abstain(record, reason, closest, started, {
         question,
         near,
+        ranked,
         draft,
         abortSignal: options.abortSignal,
       });
@@ -309,17 +313,18 @@ export class Answerer {
     }
 
     // 3. The prompt, within the context window by the model's own count.
-    const perSentence = retrieval && (this.#o.evidenceSentences ?? 4) > 0;
+    const sentenceCount = this.#o.evidenceSentences ?? 4;
+    const perSentence = retrieval && sentenceCount > 0;
     let offered = usable;
     let offeredSources = usable.map(promptSource);
     if (perSentence) {
-      const ranked = await rankSentences(
+      ranked = await rankSentences(
         question,
         usable.map((e) => e.chunk.text),
         { embedder: this.#o.embedder },
         options.abortSignal,
       );
-      const chosen = ranked.slice(0, this.#o.evidenceSentences ?? 4);
+      const chosen = ranked.slice(0, sentenceCount);
       const texts = usable.map((_e, i) =>
         chosen
           .filter((c) => c.source === i)
@@ -524,6 +529,8 @@ export class Answerer {
     help: {
       question: string;
       near: Evidence[];
+      /** Sentences of `usable` (of which `near` is the start) already ranked for this question. */
+      ranked?: ScoredSentence[] | undefined;
       draft?: string | undefined;
       abortSignal?: AbortSignal | undefined;
     },
@@ -535,7 +542,7 @@ export class Answerer {
     record.citations = [];
     if (help.draft)
       record.warnings.push(`Withheld an answer its sources do not support: "${help.draft.slice(0, 200)}"`);
-    const passage = await this.#closestPassage(help.question, help.near, closest, help.abortSignal);
+    const passage = await this.#closestPassage(help, closest);
     if (passage) record.closest = passage;
     record.timings.totalMs = performance.now() - started;
     yield* this.#finish(record, closest, record.cacheKey);
@@ -543,18 +550,28 @@ export class Answerer {
 
   /** The best sentence among the closest sources, so a withheld answer still points somewhere. */
   async #closestPassage(
-    question: string,
-    near: Evidence[],
+    help: {
+      question: string;
+      near: Evidence[];
+      ranked?: ScoredSentence[] | undefined;
+      abortSignal?: AbortSignal | undefined;
+    },
     closest: AnswerSource[],
-    abortSignal: AbortSignal | undefined,
   ): Promise<ClosestPassage | undefined> {
+    const { near } = help;
     if (near.length === 0) return undefined;
-    const [best] = await rankSentences(
-      question,
-      near.map((e) => e.chunk.text),
-      { embedder: this.#o.embedder },
-      abortSignal,
-    );
+    // Each sentence's score depends only on the question and itself, so the best of `near` is the
+    // best ranked sentence that comes from it.
+    const best = help.ranked
+      ? help.ranked.find((s) => s.source < near.length)
+      : (
+          await rankSentences(
+            help.question,
+            near.map((e) => e.chunk.text),
+            { embedder: this.#o.embedder },
+            help.abortSignal,
+          )
+        )[0];
     if (!best) return undefined;
     const e = near[best.source]!;
     const n = closest.find((c) => c.chunkId === e.chunk.id)?.n ?? best.source + 1;
