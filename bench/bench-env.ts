@@ -52,11 +52,8 @@ export function seededShuffle<T>(items: T[], seed: number): T[] {
   return out;
 }
 
-export function percentile(values: number[], p: number): number {
-  if (!values.length) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+// One percentile definition for the whole project: src/eval/percentile.ts.
+export { percentile } from '../src/eval/percentile.ts';
 
 /** `--name N` from the command line: a positive integer, or undefined when the flag is absent. */
 export function argValue(name: string, argv = process.argv): number | undefined {

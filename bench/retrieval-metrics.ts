@@ -40,12 +40,7 @@ export function rankingMetrics(ranks: (number | undefined)[]): RankingMetrics {
   };
 }
 
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index]!;
-}
+export { percentile } from '../src/eval/percentile.ts';
 
 export function round(x: number, digits = 3): number {
   const f = 10 ** digits;

@@ -1,10 +1,39 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Answerer, type AnswerResult, type AskOptions } from './answer/index.ts';
 import { type AuditLog, LanceAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
+import {
+  buildReport,
+  type EvalProgress,
+  type EvalReport,
+  EvalRunStore,
+  type FreshnessResult,
+  freezeTestSet,
+  judgeCorrectness,
+  normalizeAnswer,
+  parseStrategyList,
+  type ResolvedStrategy,
+  readTestQuestions,
+  renderReportHtml,
+  runEvaluation,
+  runFreshnessProbe,
+  type Strategy,
+  StrategyError,
+  type TestQuestion,
+  type TestSet,
+  TestSetError,
+  TestSetStore,
+  unknownGoldDocuments,
+  usesAdapter,
+  usesRetrieval,
+} from './eval/index.ts';
+import { generateQaDataset, listAdapters, machineDescription, resolveAdapter } from './finetune/index.ts';
 import { KnowledgeBase, type SyncOptions, type SyncSummary } from './knowledge/index.ts';
-import { Models } from './models/index.ts';
+import { Models, runtimeFile } from './models/index.ts';
 import { Retriever } from './retrieve/index.ts';
+import type { Principal } from './store/index.ts';
 
 export type AttuneOptions = {
   cwd?: string;
@@ -21,21 +50,32 @@ export type AttuneOptions = {
  *   await attune.sync(['./handbook']);
  *   await attune.close();
  */
+const ADMIN: Principal = { user: 'eval', groups: [], admin: true };
+
+/** The sha256 of the file a catalog entry runs from. */
+const runtimeSha = (entry: Parameters<typeof runtimeFile>[0]): string | undefined =>
+  runtimeFile(entry).sha256;
+
 export class Attune {
   readonly config: AttuneConfig;
   readonly models: Models;
   #kb: Promise<KnowledgeBase> | undefined;
   #audit: Promise<AuditLog> | undefined;
-  #answerer: Promise<Answerer> | undefined;
+  readonly #answerers = new Map<string, Promise<Answerer>>();
+  readonly #ownsModels: boolean;
 
-  private constructor(config: AttuneConfig) {
+  private constructor(config: AttuneConfig, models?: Models) {
     this.config = config;
-    this.models = new Models(config);
+    this.models = models ?? new Models(config);
+    this.#ownsModels = models === undefined;
   }
 
-  /** From an already validated configuration (the CLI loads its own, with flags). */
-  static fromConfig(config: AttuneConfig): Attune {
-    return new Attune(config);
+  /**
+   * From an already validated configuration (the CLI loads its own, with flags). `models` shares
+   * loaded models with another instance; it is then not disposed on close.
+   */
+  static fromConfig(config: AttuneConfig, options: { models?: Models } = {}): Attune {
+    return new Attune(config, options.models);
   }
 
   static async open(options: AttuneOptions = {}): Promise<Attune> {
@@ -70,25 +110,391 @@ export class Attune {
     return this.#audit;
   }
 
-  /** Grounded answers over the knowledge base with the configured chat model, audited. */
-  answerer(): Promise<Answerer> {
-    this.#answerer ??= (async () => {
-      const kb = await this.knowledgeBase({ create: false });
-      const embedder = await this.models.embedding(kb.embeddingModelName);
-      const reranker = await this.models.reranker();
-      return new Answerer({
-        chat: await this.models.chat(),
-        tokenizer: await this.models.tokenizer(this.config.models.chat),
-        embedder,
-        retriever: new Retriever({ store: kb.store, embedder, reranker }),
-        store: kb.store,
-        audit: await this.audit(),
-      });
-    })();
-    this.#answerer.catch(() => {
-      this.#answerer = undefined;
+  /**
+   * Grounded answers over the knowledge base, audited; with the configured chat model unless a
+   * strategy names another (an evaluation compares several in one run).
+   */
+  answerer(
+    options: { chatModel?: string; systemPrompt?: string; evidenceSentences?: number } = {},
+  ): Promise<Answerer> {
+    const chatName = options.chatModel ?? this.config.models.chat;
+    const key = JSON.stringify([chatName, options.systemPrompt ?? null, options.evidenceSentences ?? null]);
+    let answerer = this.#answerers.get(key);
+    if (!answerer) {
+      answerer = (async () => {
+        const kb = await this.knowledgeBase({ create: false });
+        const embedder = await this.models.embedding(kb.embeddingModelName);
+        const reranker = await this.models.reranker();
+        return new Answerer({
+          chat: await this.models.chat(chatName),
+          tokenizer: await this.models.tokenizer(chatName),
+          embedder,
+          retriever: new Retriever({ store: kb.store, embedder, reranker }),
+          store: kb.store,
+          audit: await this.audit(),
+          ...(options.systemPrompt ? { systemPrompt: options.systemPrompt } : {}),
+          ...(options.evidenceSentences !== undefined
+            ? { evidenceSentences: options.evidenceSentences }
+            : {}),
+        });
+      })();
+      this.#answerers.set(key, answerer);
+      answerer.catch(() => this.#answerers.delete(key));
+    }
+    return answerer;
+  }
+
+  /** Frozen test sets, in `<dir>/testsets`. */
+  testSets(): TestSetStore {
+    return new TestSetStore(join(this.config.dir, 'testsets'));
+  }
+
+  /** Eval runs, in `<dir>/eval`. */
+  evalRuns(): EvalRunStore {
+    return new EvalRunStore(join(this.config.dir, 'eval'));
+  }
+
+  /**
+   * Imports questions from a JSONL or CSV file as a frozen test set. Gold document ids must name
+   * documents of the knowledge base (when there is one), so a typo is an error now rather than a
+   * recall of 0 later.
+   */
+  async importTestSet(path: string, options: { name: string; overwrite?: boolean }): Promise<TestSet> {
+    const questions = readTestQuestions(path);
+    return this.#freeze(questions, { name: options.name, origin: path, overwrite: options.overwrite });
+  }
+
+  async #freeze(
+    questions: TestQuestion[],
+    options: {
+      name: string;
+      origin: string;
+      overwrite?: boolean | undefined;
+      generation?: Record<string, unknown>;
+    },
+  ): Promise<TestSet> {
+    const kb = await this.knowledgeBase({ create: false }).catch(() => undefined);
+    const kbVersion = kb ? (await kb.store.currentVersion())?.number : undefined;
+    if (kb && questions.some((q) => q.gold_doc_ids.length > 0)) {
+      const ids = (await kb.listDocuments(ADMIN, { limit: 1_000_000 })).map((d) => d.id);
+      const unknown = unknownGoldDocuments(questions, ids);
+      if (unknown.length > 0)
+        throw new TestSetError(
+          `${options.origin}: ${unknown.length} gold document id(s) name no document of the knowledge base, e.g. question "${unknown[0]!.questionId}": field "gold_doc_ids" has "${unknown[0]!.goldDocId}".`,
+          {
+            hint: 'Use the document ids `attune docs ls` shows (or their part after "#"), or sync the documents first.',
+          },
+        );
+    }
+    const set = freezeTestSet(questions, {
+      name: options.name,
+      origin: options.origin,
+      kbVersion,
+      ...(options.generation ? { generation: options.generation } : {}),
     });
-    return this.#answerer;
+    this.testSets().save(set, { overwrite: options.overwrite ?? false });
+    return set;
+  }
+
+  /**
+   * Generates a test set from the knowledge base with the chat model. A generated question is kept
+   * only when retrieval finds its own chunk among the top k and its answer is a span of that chunk,
+   * so every kept question is answerable from the knowledge base by construction.
+   */
+  async generateTestSet(options: {
+    name: string;
+    count: number;
+    seed?: number;
+    k?: number;
+    overwrite?: boolean;
+    principal?: Principal;
+    onProgress?: (p: { kept: number; tried: number; target: number }) => void;
+  }): Promise<TestSet> {
+    const kb = await this.knowledgeBase({ create: false });
+    const principal = options.principal ?? ADMIN;
+    const generated = await generateQaDataset({
+      model: await this.models.chat(),
+      store: kb.store,
+      principal,
+      count: options.count * 2,
+      seed: options.seed ?? 1,
+    });
+    const embedder = await this.models.embedding(kb.embeddingModelName);
+    const retriever = new Retriever({ store: kb.store, embedder, reranker: await this.models.reranker() });
+    const k = options.k ?? 5;
+    const kept: TestQuestion[] = [];
+    const dropped = { notRetrieved: 0, notSpan: 0 };
+    for (const [i, pair] of generated.pairs.entries()) {
+      if (kept.length >= options.count) break;
+      options.onProgress?.({ kept: kept.length, tried: i, target: options.count });
+      if (!normalizeAnswer(pair.source.chunk.text).includes(normalizeAnswer(pair.answer))) {
+        dropped.notSpan++;
+        continue;
+      }
+      const { evidence } = await retriever.retrieve(pair.question, { principal, k });
+      if (!evidence.some((e) => e.chunk.id === pair.source.chunk.id)) {
+        dropped.notRetrieved++;
+        continue;
+      }
+      kept.push({
+        id: `g${kept.length + 1}`,
+        question: pair.question,
+        answers: [pair.answer],
+        answerable: true,
+        gold_doc_ids: [pair.source.document.id],
+      });
+    }
+    if (kept.length === 0)
+      throw new TestSetError(`No generated question survived the checks (${generated.generated} proposed).`, {
+        hint: 'Try a larger --count, another chat model (--chat-model), or import questions written by people.',
+      });
+    return this.#freeze(kept, {
+      name: options.name,
+      origin: 'generated',
+      overwrite: options.overwrite,
+      generation: {
+        model: this.config.models.chat,
+        seed: options.seed ?? 1,
+        k,
+        proposed: generated.generated,
+        keptByGenerator: generated.kept,
+        droppedByGenerator: generated.droppedByReason,
+        droppedAnswerNotSpan: dropped.notSpan,
+        droppedOwnChunkNotRetrieved: dropped.notRetrieved,
+        kept: kept.length,
+      },
+    });
+  }
+
+  /**
+   * Resolves what each strategy will run: its chat model (with checksum) and, for ft and hybrid,
+   * its adapter — given, or the newest one trained on that model. An adapter trained on another
+   * model than the strategy's is refused: llama.cpp would load it and answer nonsense.
+   */
+  resolveStrategies(strategies: Strategy[] | string, options: { adapter?: string } = {}): ResolvedStrategy[] {
+    const list = typeof strategies === 'string' ? parseStrategyList(strategies) : strategies;
+    return list.map((s) => {
+      const adapterRef = s.adapter ?? (usesAdapter(s.kind) ? options.adapter : undefined);
+      let chatModel = s.chatModel ?? this.config.models.chat;
+      let adapterInfo: ResolvedStrategy['adapterInfo'];
+      if (usesAdapter(s.kind)) {
+        const adapters = listAdapters(this.config);
+        const entry = adapterRef
+          ? adapters.find((a) => a.id === adapterRef)
+          : (adapters.find((a) => a.lineage.baseModel.name === chatModel) ??
+            (s.chatModel ? undefined : adapters[0]));
+        if (!adapterRef && !entry)
+          throw new StrategyError(
+            `Strategy "${s.name}" needs a fine-tuned adapter, and none is registered.`,
+            {
+              hint: 'Train one with: attune finetune <dataset.jsonl>, or pass --adapter <id|file.gguf>.',
+            },
+          );
+        const base = entry?.lineage.baseModel.name;
+        if (base && s.chatModel && base !== s.chatModel)
+          throw new StrategyError(
+            `Strategy "${s.name}": adapter ${entry!.id} was trained on "${base}", not on "${s.chatModel}".`,
+            { hint: `Use ${s.kind}@${base}, or an adapter trained on ${s.chatModel}.` },
+          );
+        if (base) chatModel = base;
+        const resolved = resolveAdapter(this.config, adapterRef ?? entry!.id);
+        adapterInfo = { ...resolved, ...(entry ? { lineage: entry.lineage } : {}) };
+      }
+      const entry = this.models.catalog.has(chatModel) ? this.models.catalog.get(chatModel) : undefined;
+      const sha256 = entry ? runtimeSha(entry) : undefined;
+      return {
+        ...s,
+        chatModel,
+        model: { name: chatModel, id: chatModel, ...(sha256 ? { sha256 } : {}) },
+        ...(adapterInfo ? { adapterInfo } : {}),
+      };
+    });
+  }
+
+  /** One answer the way a strategy answers, cache off (an eval measures, it does not replay). */
+  async answerAs(
+    strategy: ResolvedStrategy,
+    question: string,
+    options: { principal: Principal; abortSignal?: AbortSignal },
+  ): Promise<AnswerResult> {
+    const answerer = await this.answerer({
+      chatModel: strategy.model.name,
+      ...(strategy.systemPrompt ? { systemPrompt: strategy.systemPrompt } : {}),
+      ...(strategy.evidenceSentences !== undefined ? { evidenceSentences: strategy.evidenceSentences } : {}),
+    });
+    return answerer.answer(question, {
+      principal: options.principal,
+      cache: false,
+      retrieval: usesRetrieval(strategy.kind),
+      ...(strategy.kind === 'extractive' ? { mode: 'extractive' as const } : {}),
+      ...(strategy.adapterInfo
+        ? { adapter: { id: strategy.adapterInfo.id, path: strategy.adapterInfo.path } }
+        : {}),
+      ...(strategy.k !== undefined ? { k: strategy.k } : {}),
+      ...(strategy.rerank !== undefined ? { rerank: strategy.rerank } : {}),
+      ...(strategy.maxTokens !== undefined ? { maxTokens: strategy.maxTokens } : {}),
+      ...(strategy.temperature !== undefined ? { temperature: strategy.temperature } : {}),
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    });
+  }
+
+  /**
+   * Runs a test set through every strategy, scores each answer, and writes the run (resumable),
+   * its JSON report and its HTML report under `<dir>/eval/<run id>`.
+   */
+  async evaluate(options: {
+    testSet: string | TestSet;
+    strategies: Strategy[] | string;
+    adapter?: string;
+    repeats?: number;
+    seed?: number;
+    principal?: Principal;
+    /** Continue this run: questions already answered are not asked again. */
+    resume?: string;
+    /** Also run the freshness probe on this many documents (on a copy of the knowledge base). */
+    freshness?: number;
+    judgeModel?: string;
+    onProgress?: (p: EvalProgress) => void;
+    onFreshnessProgress?: (done: number, total: number) => void;
+    abortSignal?: AbortSignal;
+  }): Promise<{ report: EvalReport; paths: { json: string; html?: string } }> {
+    const started = performance.now();
+    const runs = this.evalRuns();
+    const kb = await this.knowledgeBase({ create: false });
+    const kbVersion = (await kb.store.currentVersion())?.number;
+    let run: ReturnType<EvalRunStore['config']>;
+    let testSet: TestSet;
+    if (options.resume) {
+      run = runs.config(options.resume);
+      testSet = this.testSets().load(run.testSet.name);
+      if (testSet.contentSha256 !== run.testSet.contentSha256)
+        throw new TestSetError(`Test set ${run.testSet.name} changed since run ${run.id} started.`, {
+          hint: 'Start a new run; the old answers are for other questions.',
+        });
+    } else {
+      testSet = typeof options.testSet === 'string' ? this.testSets().load(options.testSet) : options.testSet;
+      const strategies = this.resolveStrategies(options.strategies, {
+        ...(options.adapter ? { adapter: options.adapter } : {}),
+      });
+      const notes: string[] = [];
+      if (testSet.kbVersion !== undefined && kbVersion !== testSet.kbVersion)
+        notes.push(
+          `The test set was frozen at knowledge-base version ${testSet.kbVersion}; this run answers from version ${kbVersion}. Runs over different versions are not strictly comparable.`,
+        );
+      run = runs.create({
+        testSet: {
+          name: testSet.name,
+          contentSha256: testSet.contentSha256,
+          kbVersion: testSet.kbVersion,
+          questions: testSet.questions.length,
+        },
+        kbVersion,
+        strategies,
+        repeats: options.repeats ?? 1,
+        seed: options.seed ?? 1,
+        principal: options.principal ?? ADMIN,
+        embeddingModel: kb.embeddingModelName,
+        ...(this.config.models.reranker ? { reranker: this.config.models.reranker } : {}),
+        machine: machineDescription(),
+        notes,
+      });
+    }
+    const judge = options.judgeModel ? await this.models.chat(options.judgeModel) : undefined;
+    const principal = run.principal;
+    const answer = async (
+      strategy: ResolvedStrategy,
+      question: TestQuestion,
+      o: { abortSignal?: AbortSignal },
+    ) =>
+      this.answerAs(strategy, question.question, {
+        principal,
+        ...(o.abortSignal ? { abortSignal: o.abortSignal } : {}),
+      });
+    const { outcomes, answerMs } = await runEvaluation({
+      store: runs,
+      run,
+      testSet,
+      answer: (strategy, question, o) => answer(strategy, question, o),
+      // One untimed answer loads the strategy's models (a failure here shows up in the real answers).
+      warmup: async (strategy) => {
+        const first = testSet.questions[0];
+        if (first) await answer(strategy, first, {});
+      },
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    });
+    if (judge) {
+      for (const o of outcomes) {
+        if (o.judge || o.status !== 'ok') continue;
+        const q = testSet.questions.find((x) => x.id === o.questionId)!;
+        const correct = await judgeCorrectness(judge, q, o.answer, o.abstained);
+        o.judge = { correct, agreesWithGold: correct === o.correct };
+      }
+    }
+    const freshness = options.freshness
+      ? await this.freshnessProbe({
+          questions: testSet.questions,
+          strategies: run.strategies,
+          documents: options.freshness,
+          principal,
+          ...(options.onFreshnessProgress ? { onProgress: options.onFreshnessProgress } : {}),
+        })
+      : undefined;
+    const report = buildReport(
+      run,
+      outcomes,
+      { answerMs, runMs: performance.now() - started },
+      { questions: testSet.questions, ...(freshness ? { freshness } : {}) },
+    );
+    const paths = runs.writeReport(run.id, report, renderReportHtml(report));
+    return { report, paths };
+  }
+
+  /**
+   * The freshness probe on a copy of the knowledge base: the user's documents and versions are
+   * never changed, and the copy is deleted afterwards.
+   */
+  async freshnessProbe(options: {
+    questions: TestQuestion[];
+    strategies: ResolvedStrategy[];
+    documents: number;
+    principal?: Principal;
+    seed?: number;
+    onProgress?: (done: number, total: number) => void;
+  }): Promise<FreshnessResult> {
+    const kb = await this.knowledgeBase({ create: false });
+    const copyDir = mkdtempSync(join(tmpdir(), 'attune-freshness-'));
+    const copy = Attune.fromConfig({ ...this.config, dir: copyDir }, { models: this.models });
+    try {
+      // Copied under the writer lock, so no sync commits halfway through the copy.
+      await kb.store.beginWrite();
+      try {
+        cpSync(this.config.dir, copyDir, {
+          recursive: true,
+          // Not the lock this process holds while copying, nor the runs and the audit trail.
+          filter: (src) =>
+            !src.endsWith('write.lock') &&
+            !src.startsWith(join(this.config.dir, 'eval')) &&
+            !src.startsWith(join(this.config.dir, 'audit')),
+        });
+      } finally {
+        await kb.store.endWrite();
+      }
+      return await runFreshnessProbe({
+        kb: await copy.knowledgeBase({ create: false }),
+        questions: options.questions,
+        strategies: options.strategies,
+        documents: options.documents,
+        principal: options.principal ?? ADMIN,
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        answer: (strategy, question) =>
+          copy.answerAs(strategy, question.question, { principal: options.principal ?? ADMIN }),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    } finally {
+      await copy.close();
+      rmSync(copyDir, { recursive: true, force: true });
+    }
   }
 
   async ask(question: string, options: AskOptions): Promise<AnswerResult> {
@@ -106,6 +512,6 @@ export class Attune {
   async close(): Promise<void> {
     await (await this.#audit?.catch(() => undefined))?.close();
     await (await this.#kb?.catch(() => undefined))?.close();
-    await this.models.dispose();
+    if (this.#ownsModels) await this.models.dispose();
   }
 }

@@ -4,6 +4,7 @@ import { registerAskCommands } from './ask-command.ts';
 import { CliContext } from './cli-context.ts';
 import { registerDatasetCommands } from './dataset-command.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
+import { registerEvalCommands } from './eval-command.ts';
 import { registerFinetuneCommands } from './finetune-command.ts';
 import { registerKnowledgeCommands } from './knowledge-command.ts';
 import { registerModelsCommand } from './models-command.ts';
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   registerAskCommands(program, context);
   registerDatasetCommands(program, context);
   registerFinetuneCommands(program, context);
+  registerEvalCommands(program, context);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

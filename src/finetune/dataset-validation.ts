@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { percentile } from '../eval/percentile.ts';
 import type { Tokenizer } from '../models/model-spec.ts';
 import type { ChatExample, ChatTurn } from './chat-example.ts';
 import { type ImportOptions, readDataset } from './dataset-import.ts';
@@ -279,8 +280,7 @@ export function distribution(values: number[]): Distribution {
   if (values.length === 0) return { count: 0, min: 0, mean: 0, p95: 0, max: 0 };
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  // Nearest-rank percentile: an observed value, never an interpolation.
-  const p95 = sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
+  const p95 = percentile(sorted, 95);
   return {
     count: sorted.length,
     min: sorted[0]!,

@@ -6,6 +6,7 @@ export {
   resolveAcl,
   type Visibility,
 } from './acl.ts';
+export { buildDocument, type DocumentParts } from './build-document.ts';
 export { type ChunkOptions, chunkDocument } from './chunker.ts';
 export { parseCsv } from './csv-loader.ts';
 export type { Acl, Chunk, Document, Section } from './document.ts';

@@ -193,6 +193,36 @@ export class KnowledgeBase {
     }
   }
 
+  /**
+   * Writes documents built in code (not loaded from sources) as one new version: changed ones are
+   * re-chunked and re-embedded, unchanged ones skipped, nothing removed. The freshness probe uses
+   * it to change a fact in a copy of the knowledge base.
+   */
+  async update(documents: Document[], options: SyncOptions = {}): Promise<SyncSummary> {
+    const started = performance.now();
+    const summary: SyncSummary = {
+      version: undefined,
+      added: 0,
+      changed: 0,
+      removed: 0,
+      unchanged: 0,
+      failed: 0,
+      chunksEmbedded: 0,
+      failures: [],
+      durationMs: 0,
+    };
+    const ids = documents.map((d) => d.id);
+    const version = await this.store.beginWrite();
+    try {
+      return await this.#apply([], documents, false, new Set(ids), version, summary, started, {
+        ...options,
+        note: options.note ?? `update ${ids.join(' ')}`.slice(0, 500),
+      });
+    } finally {
+      await this.store.endWrite();
+    }
+  }
+
   async #apply(
     sources: string[],
     documents: Document[],
