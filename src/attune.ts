@@ -1,6 +1,16 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  type Advice,
+  type AdviceAnswers,
+  advise,
+  defaultPrices,
+  type EvalRunMeasurements,
+  measurementsFromReport,
+  type PriceTable,
+  renderCostCurveSvg,
+} from './advise/index.ts';
 import { Answerer, type AnswerResult, type AskOptions } from './answer/index.ts';
 import { type AuditLog, LanceAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
@@ -31,7 +41,7 @@ import {
 } from './eval/index.ts';
 import { generateQaDataset, listAdapters, machineDescription, resolveAdapter } from './finetune/index.ts';
 import { KnowledgeBase, type SyncOptions, type SyncSummary } from './knowledge/index.ts';
-import { Models, runtimeFile } from './models/index.ts';
+import { embedMany, Models, runtimeFile } from './models/index.ts';
 import { Retriever } from './retrieve/index.ts';
 import type { Principal } from './store/index.ts';
 
@@ -495,6 +505,89 @@ export class Attune {
       await copy.close();
       rmSync(copyDir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Recommends RAG, fine-tuning or the hybrid from the decision answers and an eval run (the
+   * latest by default), with a 12-month cost projection. With a run, the advice, the cost curves
+   * (SVG) and a report.html that includes them are written beside the run.
+   */
+  async advise(options: {
+    answers: AdviceAnswers;
+    prices?: PriceTable;
+    /** An eval run id; default the latest finished one; `false`: advise from the answers alone. */
+    run?: string | false;
+    /** Measurements from elsewhere (e.g. a report file of another machine) instead of a run. */
+    measurements?: EvalRunMeasurements;
+  }): Promise<{ advice: Advice; runId?: string; paths?: { advice: string; svg: string; html: string } }> {
+    const prices = options.prices ?? defaultPrices;
+    const runs = this.evalRuns();
+    const runId = options.measurements || options.run === false ? undefined : (options.run ?? runs.latest());
+    const report = runId ? runs.report(runId) : undefined;
+    const measured =
+      options.measurements ??
+      (report
+        ? measurementsFromReport(report, { embedding: await this.#embeddingMeasurement() })
+        : { strategies: [] });
+    const advice = advise({
+      answers: options.answers,
+      measured: measured.strategies,
+      prices,
+      ...(measured.training ? { training: measured.training } : {}),
+      ...(measured.embedding ? { embedding: measured.embedding } : {}),
+      ...(measured.storageGb !== undefined ? { storageGb: measured.storageGb } : {}),
+    });
+    if (!report || !runId) return { advice };
+    const dir = join(runs.dir, runId);
+    const svg = renderCostCurveSvg(advice.costs);
+    writeFileSync(
+      join(dir, 'advice.json'),
+      `${JSON.stringify({ answers: options.answers, prices: prices.source, ...advice }, null, 1)}\n`,
+    );
+    writeFileSync(join(dir, 'cost.svg'), svg);
+    const html = runs.writeReport(
+      runId,
+      report,
+      renderReportHtml(report, {
+        costSvg: svg,
+        costTable: advice.costs.approaches.map((a) => ({
+          approach: a.label,
+          usdPer1000: a.monthlyTotal / Math.max(1, advice.costs.queriesPerMonth / 1000),
+          twelveMonthUsd: a.total,
+        })),
+      }),
+    ).html!;
+    return { advice, runId, paths: { advice: join(dir, 'advice.json'), svg: join(dir, 'cost.svg'), html } };
+  }
+
+  /**
+   * What a full re-index costs: the tokens of every stored chunk, and the seconds to embed them
+   * at the rate measured now on a sample of up to 32 chunks (so a local embedding model is priced
+   * by the hour it actually takes on this machine).
+   */
+  async #embeddingMeasurement(): Promise<
+    { tokensInKb: number; secondsToEmbed?: number; model: string } | undefined
+  > {
+    const kb = await this.knowledgeBase({ create: false }).catch(() => undefined);
+    if (!kb) return undefined;
+    let tokens = 0;
+    const sample: { text: string; tokens: number }[] = [];
+    for (const doc of await kb.listDocuments(ADMIN, { limit: 1_000_000 }))
+      for (const chunk of await kb.store.getChunks(doc.id, ADMIN)) {
+        tokens += chunk.tokenCount;
+        if (sample.length < 32) sample.push({ text: chunk.text, tokens: chunk.tokenCount });
+      }
+    if (sample.length === 0) return { tokensInKb: 0, model: kb.embeddingModelName };
+    const embedder = await this.models.embedding(kb.embeddingModelName);
+    const started = performance.now();
+    await embedMany({ model: embedder, values: sample.map((c) => c.text) });
+    const seconds = (performance.now() - started) / 1000;
+    const sampled = sample.reduce((n, c) => n + c.tokens, 0);
+    return {
+      tokensInKb: tokens,
+      secondsToEmbed: (tokens / Math.max(1, sampled)) * seconds,
+      model: kb.embeddingModelName,
+    };
   }
 
   async ask(question: string, options: AskOptions): Promise<AnswerResult> {

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { AttuneError } from '../models/model-error.ts';
+import { registerAdviseCommand } from './advise-command.ts';
 import { registerAskCommands } from './ask-command.ts';
 import { CliContext } from './cli-context.ts';
 import { registerDatasetCommands } from './dataset-command.ts';
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDatasetCommands(program, context);
   registerFinetuneCommands(program, context);
   registerEvalCommands(program, context);
+  registerAdviseCommand(program, context);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

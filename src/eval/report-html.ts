@@ -43,15 +43,18 @@ export function metricBarsSvg(summaries: StrategySummary[]): string {
   const metrics = reportMetrics.filter((m) => summaries.some((s) => (s[m.key] as Estimate).n > 0));
   const row = 16;
   const groupGap = 14;
-  const labelWidth = 250;
-  const plotWidth = 420;
-  const height = metrics.length * (summaries.length * row + groupGap) + 40;
+  // Metric names go on their own line above their bars; strategy names sit left of the bars.
+  const labelWidth = 110;
+  const plotWidth = 520;
+  const height = metrics.length * ((summaries.length + 1) * row + groupGap) + 40;
   const x = (v: number) => labelWidth + Math.max(0, Math.min(1, v)) * plotWidth;
   const parts: string[] = [];
   let y = 20;
   for (const metric of metrics) {
-    parts.push(`<text x="0" y="${y + 12}" class="label">${escapeHtml(metric.label)}</text>`);
+    parts.push(`<text x="0" y="${y + 12}" class="label metric">${escapeHtml(metric.label)}</text>`);
+    y += row;
     for (const [i, s] of summaries.entries()) {
+      parts.push(`<text x="8" y="${y + 11}" class="tick">${escapeHtml(s.strategy.slice(0, 16))}</text>`);
       const e = s[metric.key] as Estimate;
       const color = COLORS[i % COLORS.length]!;
       if (e.n > 0 && Number.isFinite(e.value)) {
@@ -210,7 +213,7 @@ export function renderReportHtml(
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#111;max-width:1400px}
 table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
-th{background:#f5f5f5}.chart text{font-size:12px}.label{fill:#333}.tick{fill:#777}.value{fill:#333}
+th{background:#f5f5f5}.chart text{font-size:12px}.metric{font-weight:600}.label{fill:#333}.tick{fill:#777}.value{fill:#333}
 td.right{background:#f0fdf4}td.wrong{background:#fef2f2}td.hallucinated{background:#fee2e2}td.abstained{background:#f8fafc}td.failed{background:#fde68a}
 small{display:block;color:#555}.src{color:#888}.legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 </style></head><body>
