@@ -1,6 +1,6 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import {
   type Advice,
   type AdviceAnswers,
@@ -290,7 +290,7 @@ export class Attune {
       if (usesAdapter(s.kind)) {
         const adapters = listAdapters(this.config);
         const entry = adapterRef
-          ? adapters.find((a) => a.id === adapterRef)
+          ? adapters.find((a) => a.id === adapterRef || a.gguf === resolvePath(adapterRef))
           : (adapters.find((a) => a.lineage.baseModel.name === chatModel) ??
             (s.chatModel ? undefined : adapters[0]));
         if (!adapterRef && !entry)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvidence, AuditLog, AuditRecord } from '../audit/index.ts';
 import { AttuneError } from '../models/model-error.ts';
-import type { ChatModel, EmbeddingModel, Tokenizer } from '../models/model-spec.ts';
+import type { ChatMessage, ChatModel, EmbeddingModel, Tokenizer } from '../models/model-spec.ts';
 import type { Evidence, Retriever } from '../retrieve/retriever.ts';
 import type { KnowledgeStore, MetadataFilter } from '../store/index.ts';
 import type { Principal } from '../store/principal.ts';
@@ -13,6 +13,7 @@ import {
 } from './abstention.ts';
 import { answerCacheKey, LruCache } from './answer-cache.ts';
 import {
+  type AnswerPrompt,
   buildAnswerPrompt,
   NOT_IN_KNOWLEDGE_BASE,
   type PromptSource,
@@ -313,44 +314,15 @@ export class Answerer {
     }
 
     // 3. The prompt, within the context window by the model's own count.
-    const sentenceCount = this.#o.evidenceSentences ?? 4;
-    const perSentence = retrieval && sentenceCount > 0;
-    let offered = usable;
-    let offeredSources = usable.map(promptSource);
-    if (perSentence) {
-      ranked = await rankSentences(
-        question,
-        usable.map((e) => e.chunk.text),
-        { embedder: this.#o.embedder },
-        options.abortSignal,
-      );
-      const chosen = ranked.slice(0, sentenceCount);
-      const texts = usable.map((_e, i) =>
-        chosen
-          .filter((c) => c.source === i)
-          .sort((a, b) => a.start - b.start)
-          .map((c) => c.text)
-          .join(' '),
-      );
-      offered = usable.filter((_e, i) => texts[i]);
-      offeredSources = usable.map((e, i) => ({ ...promptSource(e), text: texts[i]! })).filter((p) => p.text);
-    }
-    const prompt = retrieval
-      ? buildAnswerPrompt({
-          question,
-          sources: offeredSources,
-          sourceStyle: perSentence ? 'inline' : 'fenced',
-          tokenizer: this.#o.tokenizer,
-          contextSize: this.#o.chat.contextSize,
-          reservedAnswerTokens: record.parameters.maxTokens,
-          systemPrompt: this.#o.systemPrompt ?? systemPromptFor(this.#o.chat.modelId),
-        })
-      : {
-          messages: [{ role: 'user' as const, content: question }],
-          included: [],
-          dropped: [],
-          tokens: this.#o.tokenizer.countTokens(question) + 16,
-        };
+    const built = await this.#prompt(
+      question,
+      usable,
+      retrieval,
+      record.parameters.maxTokens,
+      options.abortSignal,
+    );
+    const { prompt, offered } = built;
+    ranked = built.ranked;
     const inPrompt = prompt.included.map((i) => offered[i]!);
     for (const i of prompt.dropped) {
       const at = evidence.indexOf(offered[i]!);
@@ -697,6 +669,97 @@ export class Answerer {
         rank: s.n,
         scores: { fused: s.score },
       })),
+    };
+  }
+
+  /**
+   * The messages the chat model gets for a question: the evidence sentences ranked against it,
+   * rendered as numbered sources under the model's system prompt. Also how training examples for a
+   * grounded-answer adapter are made, so the adapter learns on the very prompt it will answer from.
+   */
+  async #prompt(
+    question: string,
+    usable: Evidence[],
+    retrieval: boolean,
+    maxTokens: number,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<{ prompt: AnswerPrompt; offered: Evidence[]; ranked: ScoredSentence[] | undefined }> {
+    const sentenceCount = this.#o.evidenceSentences ?? 4;
+    const perSentence = retrieval && sentenceCount > 0;
+    let ranked: ScoredSentence[] | undefined;
+    let offered = usable;
+    let offeredSources = usable.map(promptSource);
+    if (perSentence) {
+      ranked = await rankSentences(
+        question,
+        usable.map((e) => e.chunk.text),
+        { embedder: this.#o.embedder },
+        abortSignal,
+      );
+      const chosen = ranked.slice(0, sentenceCount);
+      const texts = usable.map((_e, i) =>
+        chosen
+          .filter((c) => c.source === i)
+          .sort((a, b) => a.start - b.start)
+          .map((c) => c.text)
+          .join(' '),
+      );
+      offered = usable.filter((_e, i) => texts[i]);
+      offeredSources = usable.map((e, i) => ({ ...promptSource(e), text: texts[i]! })).filter((p) => p.text);
+    }
+    const prompt = retrieval
+      ? buildAnswerPrompt({
+          question,
+          sources: offeredSources,
+          sourceStyle: perSentence ? 'inline' : 'fenced',
+          tokenizer: this.#o.tokenizer,
+          contextSize: this.#o.chat.contextSize,
+          reservedAnswerTokens: maxTokens,
+          systemPrompt: this.#o.systemPrompt ?? systemPromptFor(this.#o.chat.modelId),
+        })
+      : {
+          messages: [{ role: 'user' as const, content: question }],
+          included: [],
+          dropped: [],
+          tokens: this.#o.tokenizer.countTokens(question) + 16,
+        };
+    return { prompt, offered, ranked };
+  }
+
+  /**
+   * The prompt `answer` would send for this question (retrieval included, nothing generated or
+   * audited), with the sources as numbered in it.
+   */
+  async promptFor(
+    question: string,
+    options: Pick<
+      AskOptions,
+      'principal' | 'k' | 'rerank' | 'filter' | 'retrieval' | 'maxTokens' | 'abortSignal'
+    >,
+  ): Promise<{ messages: ChatMessage[]; sources: AnswerSource[] }> {
+    const retrieval = options.retrieval !== false;
+    const k = options.k ?? 5;
+    let usable: Evidence[] = [];
+    if (retrieval) {
+      const retrieved = await this.#o.retriever.retrieve(question, {
+        principal: options.principal,
+        k: k + SPARE_EVIDENCE,
+        rerank: options.rerank !== false,
+        ...(options.filter ? { filter: options.filter } : {}),
+        ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      });
+      usable = retrieved.evidence.filter((e) => !looksLikePromptInjection(e.chunk.text)).slice(0, k);
+    }
+    const { prompt, offered } = await this.#prompt(
+      question,
+      usable,
+      retrieval,
+      options.maxTokens ?? 128,
+      options.abortSignal,
+    );
+    return {
+      messages: prompt.messages,
+      sources: prompt.included.map((i, j) => answerSource(j + 1, offered[i]!)),
     };
   }
 

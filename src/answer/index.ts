@@ -28,7 +28,7 @@ export {
   type ClosestPassage,
   QuestionError,
 } from './answerer.ts';
-export { parseCitations } from './citations.ts';
+export { parseCitations, stripCitations } from './citations.ts';
 export { type DegenerateReason, degenerateDraft } from './degenerate.ts';
 export {
   type GroundednessResult,

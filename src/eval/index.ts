@@ -51,6 +51,7 @@ export {
   metricBarsSvg,
   renderReportHtml,
 } from './report-html.ts';
+export { squad2DevSplit, squadArticles } from './splits.ts';
 export { exactMatch, normalizeAnswer, tokenF1 } from './squad-metrics.ts';
 export {
   parseStrategyFile,

@@ -1,4 +1,4 @@
-import type { AnswerResult } from '../answer/index.ts';
+import { type AnswerResult, stripCitations } from '../answer/index.ts';
 import { bootstrapMeanInterval, wilsonInterval } from './intervals.ts';
 import { percentile } from './percentile.ts';
 import { exactMatch, tokenF1 } from './squad-metrics.ts';
@@ -55,7 +55,8 @@ export function scoreAnswer(
   result: AnswerResult,
   options: { repeat?: number; retrieval: boolean },
 ): QuestionOutcome {
-  const answer = result.abstained ? '' : result.answer;
+  // Scored without its [n] markers: a citation is not part of the answer's words.
+  const answer = result.abstained ? '' : stripCitations(result.answer);
   const em = question.answerable
     ? result.abstained
       ? 0

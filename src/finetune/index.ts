@@ -55,6 +55,11 @@ export {
   type StoredEvent,
 } from './finetune-job.ts';
 export {
+  buildAnswerExamples,
+  type GroundedExamplesResult,
+  type LabelledQuestion,
+} from './grounded-examples.ts';
+export {
   defaultHyperparameters,
   LocalTrainer,
   type LocalTrainerSettings,
