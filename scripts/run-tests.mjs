@@ -1,7 +1,7 @@
 // Runs every *.test.ts beside the code with node's own test runner. The default models are pulled
 // into ATTUNE_HOME first, once, so no test downloads on its own.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 function findTests(dir) {
@@ -26,6 +26,16 @@ for (const names of [[], ['smollm2-135m-instruct']]) {
     },
   );
   if (pull.status !== 0) process.exit(pull.status ?? 1);
+}
+// The HTML report test opens it in a real Chromium: Debian's, installed here when missing and allowed.
+if (!process.env.ATTUNE_CHROMIUM && !existsSync('/usr/bin/chromium') && process.getuid?.() === 0) {
+  const apt = (args) =>
+    spawnSync('apt-get', args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  if (apt(['update', '-qq']).status || apt(['install', '-y', '-qq', 'chromium']).status)
+    process.stderr.write('could not install Debian chromium; the HTML report test will say so\n');
 }
 if (spawnSync(process.execPath, ['scripts/setup-trainer.mjs'], { stdio: 'inherit' }).status) process.exit(1); // trainer venv
 const result = spawnSync(

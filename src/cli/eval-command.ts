@@ -160,7 +160,9 @@ export function registerEvalCommands(program: Command, context: CliContext): voi
     .argument('<b>', 'run id, or run:strategy')
     .option('--metric <metric>', `${Object.keys(pairedMetrics).join(', ')}`, 'f1')
     .option('--json', 'machine-readable result')
-    .action((a: string, b: string, flags: { metric: string; json?: boolean }) => {
+    .action((a: string, b: string, _flags: unknown, command: Command) => {
+      // `eval` has a --json of its own; commander hands the flag to the parent, so read both.
+      const flags = command.optsWithGlobals<{ metric: string; json?: boolean }>();
       if (!(flags.metric in pairedMetrics))
         throw new AttuneError(`--metric "${flags.metric}" is not a metric.`, {
           hint: `Use one of: ${Object.keys(pairedMetrics).join(', ')}`,
@@ -195,7 +197,8 @@ export function registerEvalCommands(program: Command, context: CliContext): voi
     .command('ls')
     .description('eval runs, oldest first')
     .option('--json', 'machine-readable result')
-    .action((flags: { json?: boolean }) => {
+    .action((_flags: unknown, command: Command) => {
+      const flags = command.optsWithGlobals<{ json?: boolean }>();
       const runs = context.attune().evalRuns();
       const rows = runs.list().map((id) => {
         const c = runs.config(id);
