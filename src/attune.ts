@@ -420,7 +420,7 @@ export class Attune {
         principal,
         ...(o.abortSignal ? { abortSignal: o.abortSignal } : {}),
       });
-    const { outcomes, answerMs } = await runEvaluation({
+    const { outcomes, answerMs, warmupMs } = await runEvaluation({
       store: runs,
       run,
       testSet,
@@ -453,7 +453,7 @@ export class Attune {
     const report = buildReport(
       run,
       outcomes,
-      { answerMs, runMs: performance.now() - started },
+      { answerMs, warmupMs, runMs: performance.now() - started },
       { questions: testSet.questions, ...(freshness ? { freshness } : {}) },
     );
     const paths = runs.writeReport(run.id, report, renderReportHtml(report));

@@ -73,7 +73,7 @@ export type EvalReport = {
   questions: TestQuestion[];
   outcomes: QuestionOutcome[];
   /** Wall time of the answers themselves and of the whole run, for the eval's own overhead. */
-  timing: { answerMs: number; runMs: number };
+  timing: { answerMs: number; runMs: number; warmupMs?: number };
 };
 
 const OUTCOMES = 'outcomes.jsonl';
@@ -199,20 +199,25 @@ export async function runEvaluation(options: {
    */
   warmup?: (strategy: ResolvedStrategy) => Promise<void>;
   abortSignal?: AbortSignal;
-}): Promise<{ outcomes: QuestionOutcome[]; answerMs: number }> {
+}): Promise<{ outcomes: QuestionOutcome[]; answerMs: number; warmupMs: number }> {
   const { store, run, testSet } = options;
   const outcomes = store.outcomes(run.id);
   const key = (strategy: string, questionId: string, repeat: number) =>
     `${strategy}\u0000${questionId}\u0000${repeat}`;
   const done = new Set(outcomes.map((o) => key(o.strategy, o.questionId, o.repeat)));
   let answerMs = 0;
+  let warmupMs = 0;
   for (const strategy of run.strategies) {
     const total = testSet.questions.length * run.repeats;
     let count = 0;
     let failed = 0;
     let resumed = 0;
     const pending = testSet.questions.some((q) => !done.has(key(strategy.name, q.id, 0)) || run.repeats > 1);
-    if (pending) await options.warmup?.(strategy).catch(() => undefined);
+    if (pending && options.warmup) {
+      const warmStart = performance.now();
+      await options.warmup(strategy).catch(() => undefined);
+      warmupMs += performance.now() - warmStart;
+    }
     for (let repeat = 0; repeat < run.repeats; repeat++) {
       for (const question of testSet.questions) {
         options.abortSignal?.throwIfAborted();
@@ -245,14 +250,14 @@ export async function runEvaluation(options: {
       }
     }
   }
-  return { outcomes, answerMs };
+  return { outcomes, answerMs, warmupMs };
 }
 
 /** Summaries, comparisons against the first strategy, and run-to-run spread when repeated. */
 export function buildReport(
   run: EvalRunConfig,
   outcomes: QuestionOutcome[],
-  timing: { answerMs: number; runMs: number },
+  timing: { answerMs: number; runMs: number; warmupMs?: number },
   extra: { freshness?: unknown; questions?: TestQuestion[] } = {},
 ): EvalReport {
   const names = run.strategies.map((s) => s.name);
