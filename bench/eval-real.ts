@@ -35,14 +35,17 @@ const option = (name: string, fallback: string) => {
   return i >= 0 ? args[i + 1]! : fallback;
 };
 const set = option('--set', 'squad2-dev');
-const defaults: Record<string, { questions: number; freshness: number }> = {
-  'squad2-dev': { questions: 500, freshness: 20 },
-  covidqa: { questions: 60, freshness: 10 },
-  handbook: { questions: 15, freshness: 0 },
+const defaults: Record<string, { questions: number; freshness: number; repeats: number; judge: string }> = {
+  'squad2-dev': { questions: 500, freshness: 20, repeats: 1, judge: '' },
+  covidqa: { questions: 60, freshness: 10, repeats: 1, judge: '' },
+  // The small set also measures run-to-run noise and the judge's agreement with the gold answers.
+  handbook: { questions: 15, freshness: 0, repeats: 2, judge: 'qwen2.5-coder-1.5b-instruct' },
 };
 if (!defaults[set]) throw new Error(`--set ${set}: use squad2-dev, covidqa or handbook`);
 const questionCount = Number(option('--questions', String(defaults[set]!.questions)));
 const freshness = Number(option('--freshness', String(defaults[set]!.freshness)));
+const repeats = Number(option('--repeats', String(defaults[set]!.repeats)));
+const judgeModel = option('--judge-model', defaults[set]!.judge);
 // Training sizes: measured at ~50-80 tokens/s for SmolLM2-135M on these 2 cores (a grounded example
 // is ~330 tokens), so one epoch of 160 grounded examples is ~12 minutes of CPU.
 const groundedExamples = Number(option('--grounded-examples', '160'));
@@ -213,6 +216,8 @@ const { report, paths } = await attune.evaluate({
   testSet: testSetName,
   strategies,
   ...(freshness > 0 ? { freshness } : {}),
+  repeats,
+  ...(judgeModel ? { judgeModel } : {}),
   onProgress: (p) =>
     bars.update(p.strategy, `${p.strategy}${p.failed ? ` (${p.failed} failed)` : ''}`, p.done, p.total, 'q'),
   onFreshnessProgress: (d, t) => bars.update('fresh', 'freshness probe', d, t, 'q'),
@@ -242,7 +247,7 @@ writeFileSync(
   join(out, 'run.json'),
   `${JSON.stringify(
     {
-      command: `npx tsx bench/eval-real.ts --set ${set} --questions ${questionCount} --freshness ${freshness} --grounded-examples ${groundedExamples} --closed-book-examples ${closedBookExamples} --epochs ${epochs}`,
+      command: `npx tsx bench/eval-real.ts --set ${set} --questions ${questionCount} --freshness ${freshness} --repeats ${repeats}${judgeModel ? ` --judge-model ${judgeModel}` : ''} --grounded-examples ${groundedExamples} --closed-book-examples ${closedBookExamples} --epochs ${epochs}`,
       machine: machineDescription(),
       loadAverage: { before: loadBefore, after: loadAverage() },
       wallSeconds: Math.round((Date.now() - started) / 1000),
