@@ -146,17 +146,7 @@ export class KnowledgeBase {
   async sync(sources: string[], options: SyncOptions = {}): Promise<SyncSummary> {
     const started = performance.now();
     const removeMissing = options.removeMissing ?? true;
-    const summary: SyncSummary = {
-      version: undefined,
-      added: 0,
-      changed: 0,
-      removed: 0,
-      unchanged: 0,
-      failed: 0,
-      chunksEmbedded: 0,
-      failures: [],
-      durationMs: 0,
-    };
+    const summary = emptySummary();
 
     // 1. Load every source. A failed file is reported and its stored state left untouched.
     const seen = new Set<string>();
@@ -200,17 +190,7 @@ export class KnowledgeBase {
    */
   async update(documents: Document[], options: SyncOptions = {}): Promise<SyncSummary> {
     const started = performance.now();
-    const summary: SyncSummary = {
-      version: undefined,
-      added: 0,
-      changed: 0,
-      removed: 0,
-      unchanged: 0,
-      failed: 0,
-      chunksEmbedded: 0,
-      failures: [],
-      durationMs: 0,
-    };
+    const summary = emptySummary();
     const ids = documents.map((d) => d.id);
     const version = await this.store.beginWrite();
     try {
@@ -549,6 +529,20 @@ function chunkTokensFor(config: AttuneConfig, embedder: EmbeddingModel): number 
 }
 
 /** The heading path gives a chunk its context ("Refunds > Annual plans"), which the text alone may lack. */
+function emptySummary(): SyncSummary {
+  return {
+    version: undefined,
+    added: 0,
+    changed: 0,
+    removed: 0,
+    unchanged: 0,
+    failed: 0,
+    chunksEmbedded: 0,
+    failures: [],
+    durationMs: 0,
+  };
+}
+
 export function embeddingText(chunk: Pick<Chunk, 'headingPath' | 'text'>): string {
   return chunk.headingPath.length ? `${chunk.headingPath.join(' > ')}\n${chunk.text}` : chunk.text;
 }
