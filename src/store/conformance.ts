@@ -47,6 +47,40 @@ export function runKnowledgeStoreConformance(
     );
 
     it(
+      'records a write whose writer stopped before committing its version, at the next beginWrite',
+      withStore(async (store) => {
+        const v = await store.beginWrite();
+        const a = doc('a.md');
+        await store.upsertDocument(a, chunksFor(a, ['alpha one', 'alpha two'], [0, 1]), v);
+        await store.commitVersion({ added: 1, changed: 0, removed: 0, failed: 0, chunksEmbedded: 2 });
+        await store.endWrite();
+        // The crashed write: live documents at version 2, no version 2 recorded.
+        const crashed = await store.beginWrite();
+        assert.equal(crashed, 2);
+        const b = doc('b.md');
+        await store.upsertDocument(b, chunksFor(b, ['beta'], [2]), crashed);
+        await store.deleteDocument('a.md', crashed);
+        await store.endWrite();
+        assert.equal((await store.currentVersion())?.number, 1);
+        const next = await store.beginWrite();
+        await store.endWrite();
+        assert.equal(next, 3, 'the next write gets a new number');
+        const recovered = (await store.listVersions()).find((x) => x.number === 2);
+        assert.ok(recovered, 'version 2 is listed');
+        assert.match(recovered.note ?? '', /recovered/);
+        assert.deepEqual(
+          {
+            changed: recovered.summary.changed,
+            removed: recovered.summary.removed,
+            chunks: recovered.summary.chunksEmbedded,
+          },
+          { changed: 1, removed: 1, chunks: 1 },
+        );
+        assert.equal((await store.currentVersion())?.number, 2);
+      }),
+    );
+
+    it(
       'upserts, gets, lists, deletes',
       withStore(async (store) => {
         const v = await store.nextVersion();

@@ -188,16 +188,23 @@ describe('LanceDB store: crashes, locks, reopening', () => {
       (await store.listVersions()).map((v) => v.number),
       [1],
     );
-    // The crashed run's version was never committed; the next one reuses its number.
-    assert.equal(await store.nextVersion(), 2);
+    // doc-0..4 went live at version 2, which the killed writer never recorded. The next writer
+    // records it, counted from the rows, and takes a new number: the number is never reused for
+    // other changes, and a cache keyed by the version sees the change.
+    assert.equal(await store.beginWrite(), 3);
+    await store.endWrite();
+    const recovered = (await store.listVersions()).at(-1)!;
+    assert.equal(recovered.number, 2);
+    assert.match(recovered.note ?? '', /recovered/);
+    assert.equal(recovered.summary.changed, 5);
     const result = await store.optimize();
     assert.equal(result.prunedRows, abandoned);
     assert.equal(await entries.countRows('published = false'), 0);
     const { document, chunks } = crashDocument(5, 3);
-    await store.upsertDocument(document, chunks, 2);
+    await store.upsertDocument(document, chunks, 3);
     assert.equal(
       (await store.commitVersion({ added: 0, changed: 1, removed: 0, failed: 0, chunksEmbedded: 1 })).number,
-      2,
+      3,
     );
     assert.equal((await store.getDocument('doc-5', admin))?.title, 'doc-5 round 3');
     await store.close();

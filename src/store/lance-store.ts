@@ -293,7 +293,50 @@ export class LanceKnowledgeStore implements KnowledgeStore {
   }
 
   async beginWrite(): Promise<number> {
-    return this.#write(() => this.nextVersion());
+    return this.#write(async () => {
+      await this.#recordUnrecordedVersions();
+      return this.nextVersion();
+    });
+  }
+
+  /**
+   * A writer killed after its documents went live but before `commitVersion` leaves published rows
+   * above the last recorded version: readers already see them, yet `versions` never listed them,
+   * the next write would reuse the number, and answers cached under the old version would live on.
+   * The next writer (it holds the lock, so the crashed one is gone) records what those rows are,
+   * counted from the rows themselves, before it does anything else.
+   */
+  async #recordUnrecordedVersions(): Promise<void> {
+    const recorded = (await this.nextVersion()) - 1;
+    const rows = await this.#tables.entries
+      .query()
+      .where(`published = true AND version > ${recorded}`)
+      .select(['version', 'kind', 'deleted'])
+      .toArray();
+    const byVersion = new Map<number, { changed: number; removed: number; chunks: number }>();
+    for (const row of rows) {
+      const v = Number(row.version);
+      const counts = byVersion.get(v) ?? { changed: 0, removed: 0, chunks: 0 };
+      if (row.kind === 'chunk') counts.chunks++;
+      else if (row.deleted) counts.removed++;
+      else counts.changed++;
+      byVersion.set(v, counts);
+    }
+    for (const [number, counts] of [...byVersion.entries()].sort(([a], [b]) => a - b)) {
+      await this.#tables.versions.add([
+        {
+          number,
+          created_at: new Date().toISOString(),
+          // Added and changed cannot be told apart afterwards: both count as changed.
+          added: 0,
+          changed: counts.changed,
+          removed: counts.removed,
+          failed: 0,
+          chunks_embedded: counts.chunks,
+          note: `recovered: a write at version ${number} went live but its writer stopped before recording it`,
+        },
+      ]);
+    }
   }
 
   async endWrite(): Promise<void> {
