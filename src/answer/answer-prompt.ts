@@ -1,5 +1,6 @@
 import { AttuneError } from '../models/model-error.ts';
 import type { ChatMessage, Tokenizer } from '../models/model-spec.ts';
+import { defuseControlTokens } from './prompt-injection.ts';
 
 export const NOT_IN_KNOWLEDGE_BASE = 'The knowledge base does not say.';
 
@@ -134,11 +135,11 @@ export function buildAnswerPrompt(options: BuildPromptOptions): AnswerPrompt {
 
 /** One numbered source, fenced so its text reads as a quotation whatever it contains. */
 export function renderSource(n: number, source: PromptSource): string {
-  const text = source.text.replaceAll('"""', '"\u200b""');
+  const text = defuseControlTokens(source.text).replaceAll('"""', '"\u200b""');
   return `[${n}] ${source.title}${source.location ? ` (${source.location})` : ''}\n"""\n${text}\n"""`;
 }
 
 /** One numbered source on one line: line breaks go, so its text cannot start a forged "[n]" entry. */
 export function renderInlineSource(n: number, source: PromptSource): string {
-  return `[${n}] ${source.text.replace(/\s+/g, ' ').trim()}`;
+  return `[${n}] ${defuseControlTokens(source.text).replace(/\s+/g, ' ').trim()}`;
 }
