@@ -461,6 +461,20 @@ export class Attune {
   }
 
   /**
+   * Recomputes a finished run's summaries, comparisons and HTML from its stored outcomes (after an
+   * upgrade of Attune's metrics, say); the answers, the freshness result and the timing are kept.
+   */
+  rebuildReport(runId: string): { report: EvalReport; paths: { json: string; html?: string } } {
+    const runs = this.evalRuns();
+    const old = runs.report(runId);
+    const report = buildReport(runs.config(runId), runs.outcomes(runId), old.timing, {
+      questions: old.questions,
+      ...(old.freshness !== undefined ? { freshness: old.freshness } : {}),
+    });
+    return { report, paths: runs.writeReport(runId, report, renderReportHtml(report)) };
+  }
+
+  /**
    * The freshness probe on a copy of the knowledge base: the user's documents and versions are
    * never changed, and the copy is deleted afterwards.
    */

@@ -194,6 +194,16 @@ export function registerEvalCommands(program: Command, context: CliContext): voi
       printComparison(context, comparison);
     });
   evaluate
+    .command('report')
+    .description("recompute a run's report (JSON + HTML) from its stored answers")
+    .argument('<run>', 'run id')
+    .action((run: string, _flags: unknown, command: Command) => {
+      const { report, paths } = context.attune().rebuildReport(run);
+      if (command.optsWithGlobals<{ json?: boolean }>().json) return context.out(JSON.stringify(report));
+      printReport(context, report);
+      context.out(`  ${paths.json}\n  ${paths.html ?? ''}`);
+    });
+  evaluate
     .command('ls')
     .description('eval runs, oldest first')
     .option('--json', 'machine-readable result')

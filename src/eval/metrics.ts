@@ -178,6 +178,8 @@ export type StrategySummary = {
   /** Abstentions on answerable questions. */
   overAbstention: Estimate;
   hallucinationRate: Estimate;
+  /** Answered and wrong, supported or not: what a reader is shown that is not the gold answer. */
+  answeredWrong: Estimate;
   recallAtK: Estimate;
   mrr: Estimate;
   ndcg10: Estimate;
@@ -231,6 +233,10 @@ export function summarize(strategy: string, all: readonly QuestionOutcome[], see
       rows.filter((o) => o.answerable).length,
     ),
     hallucinationRate: share(rows.filter((o) => o.hallucinated).length, rows.length),
+    answeredWrong: share(
+      rows.filter((o) => o.status === 'ok' && !o.abstained && !o.correct).length,
+      rows.length,
+    ),
     recallAtK: share(withGold.filter((o) => o.goldRank !== null).length, withGold.length),
     mrr: mean(
       withGold.map((o) => (o.goldRank ? 1 / o.goldRank : 0)),

@@ -32,7 +32,12 @@ export const reportMetrics: { key: keyof StrategySummary; label: string; lowerIs
   { key: 'citationRecall', label: 'citation recall' },
   { key: 'abstentionPrecision', label: 'abstention precision' },
   { key: 'abstentionRecall', label: 'abstention recall (unanswerable)' },
-  { key: 'hallucinationRate', label: 'hallucination rate', lowerIsBetter: true },
+  {
+    key: 'hallucinationRate',
+    label: 'hallucination rate (answered, wrong, unsupported)',
+    lowerIsBetter: true,
+  },
+  { key: 'answeredWrong', label: 'answered and wrong', lowerIsBetter: true },
   { key: 'recallAtK', label: 'retrieval recall@k' },
   { key: 'mrr', label: 'MRR' },
   { key: 'ndcg10', label: 'nDCG@10' },
@@ -140,7 +145,7 @@ export function renderReportHtml(
   const summaryRows = summaries
     .map(
       (s) =>
-        `<tr><td>${escapeHtml(s.strategy)}</td><td>${s.questions}</td><td>${s.failed}</td><td>${estimateText(s.accuracy)}</td><td>${estimateText(s.f1)}</td><td>${estimateText(s.groundedness)}</td><td>${estimateText(s.hallucinationRate)}</td><td>${estimateText(s.abstentionRecall)}</td><td>${(s.latencyMs.firstTokenP50 / 1000).toFixed(2)} / ${(s.latencyMs.firstTokenP95 / 1000).toFixed(2)}</td><td>${(s.latencyMs.totalP50 / 1000).toFixed(2)} / ${(s.latencyMs.totalP95 / 1000).toFixed(2)}</td><td>${s.tokens.inputMean.toFixed(0)} / ${s.tokens.outputMean.toFixed(0)}</td><td>${((s.latencyMs.totalMean * 1000) / 3_600_000).toFixed(2)} h</td></tr>`,
+        `<tr><td>${escapeHtml(s.strategy)}</td><td>${s.questions}</td><td>${s.failed}</td><td>${estimateText(s.accuracy)}</td><td>${estimateText(s.f1)}</td><td>${estimateText(s.groundedness)}</td><td>${estimateText(s.hallucinationRate)}</td><td>${estimateText(s.answeredWrong)}</td><td>${estimateText(s.abstentionRecall)}</td><td>${(s.latencyMs.firstTokenP50 / 1000).toFixed(2)} / ${(s.latencyMs.firstTokenP95 / 1000).toFixed(2)}</td><td>${(s.latencyMs.totalP50 / 1000).toFixed(2)} / ${(s.latencyMs.totalP95 / 1000).toFixed(2)}</td><td>${s.tokens.inputMean.toFixed(0)} / ${s.tokens.outputMean.toFixed(0)}</td><td>${((s.latencyMs.totalMean * 1000) / 3_600_000).toFixed(2)} h</td></tr>`,
     )
     .join('\n');
   const comparisonRows = report.comparisons
@@ -224,7 +229,7 @@ ${config.notes.length ? `<ul>${config.notes.map((n) => `<li>${escapeHtml(n)}</li
 <p class="legend">${names.map((n, i) => `<span><i style="background:${COLORS[i % COLORS.length]}"></i>${escapeHtml(n)}</span>`).join('')}</p>
 <h2>Metrics</h2>
 ${metricBarsSvg(summaries)}
-<table><tr><th>strategy</th><th>questions</th><th>failed</th><th>accuracy</th><th>F1</th><th>groundedness</th><th>hallucination</th><th>abstention recall</th><th>first token p50/p95 s</th><th>total p50/p95 s</th><th>tokens in/out</th><th>machine time per 1,000 q</th></tr>
+<table><tr><th>strategy</th><th>questions</th><th>failed</th><th>accuracy</th><th>F1</th><th>groundedness</th><th>hallucination</th><th>answered &amp; wrong</th><th>abstention recall</th><th>first token p50/p95 s</th><th>total p50/p95 s</th><th>tokens in/out</th><th>machine time per 1,000 q</th></tr>
 ${summaryRows}</table>
 <h2>Answer time</h2>
 <p>Each dot is one question; solid line p50, dashed p95.</p>
@@ -265,6 +270,7 @@ export function formatSummaryTable(summaries: StrategySummary[]): string {
     'F1',
     'grounded',
     'halluc.',
+    'ans.wrong',
     'abst.rec',
     'recall@k',
     'p50 s',
@@ -278,6 +284,7 @@ export function formatSummaryTable(summaries: StrategySummary[]): string {
     interval(s.f1),
     interval(s.groundedness),
     interval(s.hallucinationRate),
+    interval(s.answeredWrong),
     interval(s.abstentionRecall),
     interval(s.recallAtK),
     (s.latencyMs.totalP50 / 1000).toFixed(2),
