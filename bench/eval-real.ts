@@ -212,16 +212,26 @@ const strategies: Strategy[] = [
   { name: 'ft@smollm2', kind: 'ft', chatModel: SMALL, adapter: adapters.gguf.closedBook },
   { name: 'hybrid@smollm2', kind: 'hybrid', chatModel: SMALL, adapter: adapters.gguf.grounded },
 ];
-const { report, paths } = await attune.evaluate({
-  testSet: testSetName,
-  strategies,
-  ...(freshness > 0 ? { freshness } : {}),
-  repeats,
-  ...(judgeModel ? { judgeModel } : {}),
-  onProgress: (p) =>
-    bars.update(p.strategy, `${p.strategy}${p.failed ? ` (${p.failed} failed)` : ''}`, p.done, p.total, 'q'),
-  onFreshnessProgress: (d, t) => bars.update('fresh', 'freshness probe', d, t, 'q'),
-});
+// --rebuild: recompute the latest finished run's report with the current code (no answering).
+const latest = args.includes('--rebuild') ? attune.evalRuns().latest() : undefined;
+const { report, paths } = latest
+  ? attune.rebuildReport(latest)
+  : await attune.evaluate({
+      testSet: testSetName,
+      strategies,
+      ...(freshness > 0 ? { freshness } : {}),
+      repeats,
+      ...(judgeModel ? { judgeModel } : {}),
+      onProgress: (p) =>
+        bars.update(
+          p.strategy,
+          `${p.strategy}${p.failed ? ` (${p.failed} failed)` : ''}`,
+          p.done,
+          p.total,
+          'q',
+        ),
+      onFreshnessProgress: (d, t) => bars.update('fresh', 'freshness probe', d, t, 'q'),
+    });
 bars.stop();
 
 // 5. Advice for a typical team (stated here, so the recommendation can be read against it).
@@ -239,6 +249,11 @@ const advised = await attune.advise({ answers, run: report.config.id });
 
 // 6. Committed copies, with how they were made.
 const out = join(root, 'docs', 'results', `eval-${set}`);
+// A rebuild keeps how the answers were made (command, machine, load, wall time) and says when it ran.
+const original =
+  latest && existsSync(join(out, 'run.json'))
+    ? (JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as Record<string, unknown>)
+    : {};
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 for (const file of ['report.json', 'report.html', 'advice.json', 'cost.svg'])
@@ -247,10 +262,21 @@ writeFileSync(
   join(out, 'run.json'),
   `${JSON.stringify(
     {
-      command: `npx tsx bench/eval-real.ts --set ${set} --questions ${questionCount} --freshness ${freshness} --repeats ${repeats}${judgeModel ? ` --judge-model ${judgeModel}` : ''} --grounded-examples ${groundedExamples} --closed-book-examples ${closedBookExamples} --epochs ${epochs}`,
-      machine: machineDescription(),
-      loadAverage: { before: loadBefore, after: loadAverage() },
-      wallSeconds: Math.round((Date.now() - started) / 1000),
+      ...original,
+      ...(latest
+        ? {
+            rebuilt: {
+              at: new Date().toISOString(),
+              command: `npx tsx bench/eval-real.ts --set ${set} --questions ${questionCount} --rebuild`,
+            },
+          }
+        : {}),
+      command:
+        original.command ??
+        `npx tsx bench/eval-real.ts --set ${set} --questions ${questionCount} --freshness ${freshness} --repeats ${repeats}${judgeModel ? ` --judge-model ${judgeModel}` : ''} --grounded-examples ${groundedExamples} --closed-book-examples ${closedBookExamples} --epochs ${epochs}`,
+      machine: original.machine ?? machineDescription(),
+      loadAverage: original.loadAverage ?? { before: loadBefore, after: loadAverage() },
+      wallSeconds: original.wallSeconds ?? Math.round((Date.now() - started) / 1000),
       testSet: {
         name: testSet.name,
         questions: testSet.questions.length,
