@@ -62,10 +62,6 @@ export type AttuneOptions = {
  */
 const ADMIN: Principal = { user: 'eval', groups: [], admin: true };
 
-/** The sha256 of the file a catalog entry runs from. */
-const runtimeSha = (entry: Parameters<typeof runtimeFile>[0]): string | undefined =>
-  runtimeFile(entry).sha256;
-
 export class Attune {
   readonly config: AttuneConfig;
   readonly models: Models;
@@ -311,7 +307,7 @@ export class Attune {
         adapterInfo = { ...resolved, ...(entry ? { lineage: entry.lineage } : {}) };
       }
       const entry = this.models.catalog.has(chatModel) ? this.models.catalog.get(chatModel) : undefined;
-      const sha256 = entry ? runtimeSha(entry) : undefined;
+      const sha256 = entry ? runtimeFile(entry).sha256 : undefined;
       return {
         ...s,
         chatModel,
@@ -424,23 +420,16 @@ export class Attune {
       store: runs,
       run,
       testSet,
-      answer: (strategy, question, o) => answer(strategy, question, o),
+      answer,
       // One untimed answer loads the strategy's models (a failure here shows up in the real answers).
       warmup: async (strategy) => {
         const first = testSet.questions[0];
         if (first) await answer(strategy, first, {});
       },
+      ...(judge ? { judge: (question, o) => judgeCorrectness(judge, question, o.answer, o.abstained) } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    if (judge) {
-      for (const o of outcomes) {
-        if (o.judge || o.status !== 'ok') continue;
-        const q = testSet.questions.find((x) => x.id === o.questionId)!;
-        const correct = await judgeCorrectness(judge, q, o.answer, o.abstained);
-        o.judge = { correct, agreesWithGold: correct === o.correct };
-      }
-    }
     const freshness = options.freshness
       ? await this.freshnessProbe({
           questions: testSet.questions,

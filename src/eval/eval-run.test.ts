@@ -105,6 +105,33 @@ describe('eval runs', () => {
     );
   });
 
+  it('stores the judge verdict with the outcome, and a failing judge leaves the answer unjudged', async () => {
+    const store = new EvalRunStore(join(dir, 'runs4'));
+    const run = newRun(store);
+    await runEvaluation({
+      store,
+      run,
+      testSet,
+      answer: async (_s, q) => answerOf(q.id === 'q1' ? 'wrong' : q.answers[0]!),
+      judge: async (q) => {
+        if (q.id === 'q4') throw new Error('judge down');
+        return true;
+      },
+    });
+    const stored = store.outcomes(run.id).filter((o) => o.strategy === 'a');
+    assert.deepEqual(stored.find((o) => o.questionId === 'q1')!.judge, {
+      correct: true,
+      agreesWithGold: false,
+    });
+    assert.deepEqual(stored.find((o) => o.questionId === 'q0')!.judge, {
+      correct: true,
+      agreesWithGold: true,
+    });
+    const q4 = stored.find((o) => o.questionId === 'q4')!;
+    assert.equal(q4.status, 'ok');
+    assert.equal(q4.judge, undefined);
+  });
+
   it('warms each strategy up before timing it, and refuses a second run with the same id', async () => {
     const store = new EvalRunStore(join(dir, 'runs3'));
     const run = newRun(store);

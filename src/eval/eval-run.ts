@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import {
   appendFileSync,
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -131,10 +135,26 @@ export class EvalRunStore {
   }
 
   append(id: string, outcome: QuestionOutcome): void {
+    appendFileSync(join(this.dir, id, OUTCOMES), `${JSON.stringify(outcome)}\n`);
+  }
+
+  /**
+   * Ends a line a crash cut off, once before a run appends again: otherwise the partial line would
+   * swallow the next outcome. Reads one byte, not the file.
+   */
+  endTornLine(id: string): void {
     const path = join(this.dir, id, OUTCOMES);
-    // A partial line left by a crash must not swallow the next outcome.
-    const tail = existsSync(path) ? readTail(path) : '\n';
-    appendFileSync(path, `${tail === '\n' || tail === '' ? '' : '\n'}${JSON.stringify(outcome)}\n`);
+    if (!existsSync(path)) return;
+    const { size } = statSync(path);
+    if (size === 0) return;
+    const last = Buffer.alloc(1);
+    const fd = openSync(path, 'r');
+    try {
+      readSync(fd, last, 0, 1, size - 1);
+    } finally {
+      closeSync(fd);
+    }
+    if (last[0] !== 0x0a) appendFileSync(path, '\n');
   }
 
   writeReport(id: string, report: EvalReport, html?: string): { json: string; html?: string } {
@@ -171,11 +191,6 @@ export class EvalRunStore {
   }
 }
 
-function readTail(path: string): string {
-  const text = readFileSync(path, 'utf8');
-  return text.slice(-1);
-}
-
 function atomicWrite(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text.endsWith('\n') ? text : `${text}\n`);
@@ -198,10 +213,16 @@ export async function runEvaluation(options: {
    * first question's latency holds the model load and the p95 of a small set is the load time.
    */
   warmup?: (strategy: ResolvedStrategy) => Promise<void>;
+  /**
+   * A second opinion on correctness, stored with the outcome it judges (so a resumed run or a
+   * rebuilt report keeps it). A judge that fails leaves that outcome unjudged, never failed.
+   */
+  judge?: (question: TestQuestion, outcome: QuestionOutcome) => Promise<boolean>;
   abortSignal?: AbortSignal;
 }): Promise<{ outcomes: QuestionOutcome[]; answerMs: number; warmupMs: number }> {
   const { store, run, testSet } = options;
   const outcomes = store.outcomes(run.id);
+  store.endTornLine(run.id);
   const key = (strategy: string, questionId: string, repeat: number) =>
     `${strategy}\u0000${questionId}\u0000${repeat}`;
   const done = new Set(outcomes.map((o) => key(o.strategy, o.questionId, o.repeat)));
@@ -244,6 +265,10 @@ export async function runEvaluation(options: {
           failed++;
         }
         answerMs += performance.now() - started;
+        if (options.judge && outcome.status === 'ok') {
+          const correct = await options.judge(question, outcome).catch(() => undefined);
+          if (correct !== undefined) outcome.judge = { correct, agreesWithGold: correct === outcome.correct };
+        }
         store.append(run.id, outcome);
         outcomes.push(outcome);
         options.onProgress?.({ strategy: strategy.name, done: count, total, failed, resumed });

@@ -37,12 +37,11 @@ export function readTestQuestions(path: string): TestQuestion[] {
     throw new TestSetError(`Test set file not found: ${path}`, { hint: 'Check the path.' });
   const text = readFileSync(path, 'utf8');
   const ext = extname(path).toLowerCase();
-  const rows: { line: number; value: unknown }[] =
-    ext === '.csv' ? csvRows(text, path) : ext === '.jsonl' || ext === '.ndjson' ? jsonlRows(text, path) : [];
   if (ext !== '.csv' && ext !== '.jsonl' && ext !== '.ndjson')
     throw new TestSetError(`${path}: a test set is a .jsonl or .csv file.`, {
       hint: 'One question per line: {"id","question","answers":[...],"answerable","gold_doc_ids":[...]}',
     });
+  const rows = ext === '.csv' ? csvRows(text, path) : jsonlRows(text, path);
   const questions = rows.map(({ line, value }) => toQuestion(value, `${path}:${line}`));
   if (questions.length === 0) throw new TestSetError(`${path}: no questions in the file.`);
   const seen = new Map<string, string>();
