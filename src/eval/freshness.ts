@@ -65,7 +65,7 @@ export function changedValue(value: string, text: string): string {
   for (let step = 1; step < 50; step++) {
     const next = String(n + (year ? 7 : 13) * step);
     const shown = value.includes(',') ? Number(next).toLocaleString('en-US') : next;
-    if (!new RegExp(`\\b${shown.replace(/,/g, ',')}\\b`).test(text)) return shown;
+    if (!new RegExp(`\\b${shown}\\b`).test(text)) return shown;
   }
   return String(n + 1_000_003);
 }
