@@ -10,11 +10,11 @@ import type { Principal } from '../src/store/index.ts';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const attune = await Attune.open({ env: process.env });
-const { config, models } = attune;
+const { config } = attune;
 
 say('Attune demo: local models, embedded knowledge base, nothing leaves this machine.\n');
 say(`1. Models (fetched once into ${config.home})`);
-for (const r of await pullAll(models, [config.models.chat, config.models.embedding], true)) {
+for (const r of await pullAll(attune, [config.models.chat, config.models.embedding], true)) {
   say(`   ${r.model}: ${r.downloaded ? `fetched from ${r.source}` : 'cached'}`);
 }
 

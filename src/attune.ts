@@ -12,7 +12,7 @@ import {
   renderCostCurveSvg,
 } from './advise/index.ts';
 import { Answerer, type AnswerResult, type AskOptions } from './answer/index.ts';
-import { type AuditLog, LanceAuditLog } from './audit/index.ts';
+import { type AuditLog, type AuditRecord, LanceAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
 import {
   buildReport,
@@ -40,10 +40,31 @@ import {
   usesRetrieval,
 } from './eval/index.ts';
 import { generateQaDataset, listAdapters, machineDescription, resolveAdapter } from './finetune/index.ts';
+import { type Acl, loadBytes } from './ingest/index.ts';
+import { KeyStore } from './keys/index.ts';
 import { KnowledgeBase, type SyncOptions, type SyncSummary } from './knowledge/index.ts';
-import { embedMany, Models, runtimeFile } from './models/index.ts';
-import { Retriever } from './retrieve/index.ts';
-import type { Principal } from './store/index.ts';
+import {
+  AttuneError,
+  embedMany,
+  Models,
+  type PullProgress,
+  type PullResult,
+  runtimeFile,
+} from './models/index.ts';
+import { type RetrievalResult, type RetrieveOptions, Retriever } from './retrieve/index.ts';
+import type { DocumentSnapshot, KbVersion, ListOptions, Principal, StoredDocument } from './store/index.ts';
+
+export type ModelCatalogEntry = {
+  name: string;
+  task: string;
+  format: string;
+  sizeBytes: number;
+  licence: string;
+  present: boolean;
+  default: boolean;
+  path: string;
+  sources: string[];
+};
 
 export type AttuneOptions = {
   cwd?: string;
@@ -67,6 +88,7 @@ export class Attune {
   readonly models: Models;
   #kb: Promise<KnowledgeBase> | undefined;
   #audit: Promise<AuditLog> | undefined;
+  #retriever: Promise<Retriever> | undefined;
   readonly #answerers = new Map<string, Promise<Answerer>>();
   readonly #ownsModels: boolean;
 
@@ -597,6 +619,160 @@ export class Attune {
     return (await this.answerer()).answer(question, options);
   }
 
+  /** Documents a principal may read. */
+  async listDocuments(principal: Principal, options: ListOptions = {}): Promise<StoredDocument[]> {
+    return (await this.knowledgeBase({ create: false })).listDocuments(principal, options);
+  }
+
+  /**
+   * One document and its chunks as a principal sees it, now or as it was at a knowledge-base
+   * version; undefined when it does not exist for them (never a different error for "forbidden").
+   */
+  async document(
+    id: string,
+    principal: Principal,
+    options: { version?: number } = {},
+  ): Promise<DocumentSnapshot | undefined> {
+    const { store } = await this.knowledgeBase({ create: false });
+    if (options.version !== undefined) return store.documentAt(id, options.version, principal);
+    const document = await store.getDocument(id, principal);
+    return document ? { document, chunks: await store.getChunks(id, principal) } : undefined;
+  }
+
+  /** Removes a document as a new version; false when there is no such document. */
+  async removeDocument(id: string): Promise<boolean> {
+    return (await this.knowledgeBase({ create: false })).remove(id);
+  }
+
+  async versions(): Promise<KbVersion[]> {
+    return (await this.knowledgeBase({ create: false })).versions();
+  }
+
+  /**
+   * Adds content that arrives as bytes (an upload) as the document `uploads/<name>`, with an ACL
+   * (default: admins only, so a forgotten ACL never publishes). The same loaders and limits as files;
+   * a file that cannot be loaded is a failure in the summary, and nothing is written.
+   */
+  async addDocument(input: {
+    name: string;
+    bytes: Uint8Array;
+    mediaType?: string;
+    acl?: Acl;
+    note?: string;
+  }): Promise<SyncSummary> {
+    const name = uploadName(input.name);
+    const id = `uploads/${name}`;
+    const results = await loadBytes(
+      {
+        bytes: input.bytes,
+        name,
+        id,
+        source: `upload:${name}`,
+        ...(input.mediaType ? { mediaType: input.mediaType } : {}),
+      },
+      // Through the loader, so the ACL is part of the content hash: a new ACL alone is a change.
+      {
+        maxFileBytes: this.config.ingest.maxFileBytes,
+        acl: input.acl ?? { public: false, users: [], groups: [] },
+      },
+    );
+    const failures = results.flatMap((r) =>
+      r.ok ? [] : [{ source: r.source, id: r.id ?? id, reason: r.reason }],
+    );
+    const documents = results.flatMap((r) => (r.ok ? [r.document] : []));
+    const kb = await this.knowledgeBase();
+    if (documents.length === 0) {
+      const version = (await kb.store.currentVersion())?.number;
+      return {
+        version,
+        added: 0,
+        changed: 0,
+        removed: 0,
+        unchanged: 0,
+        failed: failures.length,
+        chunksEmbedded: 0,
+        failures,
+        durationMs: 0,
+      };
+    }
+    const summary = await kb.update(documents, { note: input.note ?? `upload ${name}` });
+    return {
+      ...summary,
+      failed: summary.failed + failures.length,
+      failures: [...summary.failures, ...failures],
+    };
+  }
+
+  /** Hybrid retrieval as a principal: the evidence an answer would be built from, with scores. */
+  async search(query: string, options: RetrieveOptions): Promise<RetrievalResult> {
+    this.#retriever ??= (async () => {
+      const kb = await this.knowledgeBase({ create: false });
+      const embedder = await this.models.embedding(kb.embeddingModelName);
+      return new Retriever({ store: kb.store, embedder, reranker: await this.models.reranker() });
+    })();
+    this.#retriever.catch(() => {
+      this.#retriever = undefined;
+    });
+    return (await this.#retriever).retrieve(query, options);
+  }
+
+  /**
+   * Every document an audit record cited, as it was when the answer was given ("which documents
+   * drove this answer"), read as the record's own principal.
+   */
+  async documentsAt(record: AuditRecord): Promise<{ docId: string; version: number; text?: string }[]> {
+    const kb = await this.knowledgeBase({ create: false });
+    const wanted = new Map<string, number>();
+    for (const e of record.evidence)
+      if (e.n !== undefined) wanted.set(e.docId, record.kbVersion ?? e.chunkVersion);
+    const out: { docId: string; version: number; text?: string }[] = [];
+    for (const [docId, version] of wanted) {
+      const snapshot = await kb.store.documentAt(docId, version, record.principal).catch(() => undefined);
+      out.push({
+        docId,
+        version,
+        ...(snapshot ? { text: snapshot.chunks.map((c) => c.text).join('\n\n') } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** The model catalog: every model Attune knows, whether it is cached, and which are the defaults. */
+  modelCatalog(): ModelCatalogEntry[] {
+    const m = this.models;
+    return m.catalog.list().map((entry) => ({
+      name: entry.name,
+      task: entry.task,
+      format: entry.format,
+      sizeBytes: runtimeFile(entry).size,
+      licence: entry.licence,
+      present: m.cache.isPresent(entry.name),
+      default: m.defaultNames.includes(entry.name),
+      path: m.cache.pathOf(entry.name),
+      sources: entry.sources.map((s) => s.kind),
+    }));
+  }
+
+  /** Fetches models into the cache, verified by sha256 (default: the configured local models). */
+  async pullModels(
+    names: string[] = this.models.localDefaultNames,
+    options: { onProgress?: (model: string, progress: PullProgress) => void } = {},
+  ): Promise<PullResult[]> {
+    const results: PullResult[] = [];
+    for (const name of names)
+      results.push(
+        await this.models.cache.pull(name, {
+          ...(options.onProgress ? { onProgress: (p: PullProgress) => options.onProgress?.(name, p) } : {}),
+        }),
+      );
+    return results;
+  }
+
+  /** API keys, each mapped to a principal, in `<dir>/keys.json` (hashed). */
+  keys(): KeyStore {
+    return new KeyStore(join(this.config.dir, 'keys.json'));
+  }
+
   async ingest(sources: string[], options?: SyncOptions): Promise<SyncSummary> {
     return (await this.knowledgeBase()).ingest(sources, options);
   }
@@ -610,4 +786,24 @@ export class Attune {
     await (await this.#kb?.catch(() => undefined))?.close();
     if (this.#ownsModels) await this.models.dispose();
   }
+}
+
+/**
+ * An uploaded file's name becomes part of a document id: one path segment, printable, so it can
+ * neither climb out of `uploads/` nor forge lines where ids are printed.
+ */
+function uploadName(name: string): string {
+  const trimmed = name.trim();
+  if (
+    trimmed === '' ||
+    trimmed === '.' ||
+    trimmed === '..' ||
+    /[/\\]/.test(trimmed) ||
+    /[\p{Cc}\u2028\u2029]/u.test(trimmed) ||
+    Buffer.byteLength(trimmed) > 200
+  )
+    throw new AttuneError(`"${name.replace(/[\p{Cc}]/gu, '?')}" is not a usable file name for an upload.`, {
+      hint: 'Send one plain file name (no folders, no control characters, at most 200 bytes), e.g. leave-policy.md.',
+    });
+  return trimmed;
 }

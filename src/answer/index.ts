@@ -6,6 +6,7 @@ export {
   retrievalFeatures,
 } from './abstention.ts';
 export { aclSet, answerCacheKey, normalizeQuestion } from './answer-cache.ts';
+export { answerJson } from './answer-json.ts';
 export {
   type AnswerPrompt,
   buildAnswerPrompt,

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { AnswerResult } from '../answer/index.ts';
+import { type AnswerResult, answerJson } from '../answer/index.ts';
 import type { AuditRecord } from '../audit/index.ts';
 import { resolveAdapter } from '../finetune/adapter-registry.ts';
 import { AttuneError } from '../models/model-error.ts';
@@ -65,7 +65,7 @@ export function registerAskCommands(program: Command, context: CliContext): void
       }
       if (!result) return;
       if (flags.json) {
-        context.out(JSON.stringify(askJson(result), null, 2));
+        context.out(JSON.stringify(answerJson(result), null, 2));
         return;
       }
       // What streamed was the model's draft; say what became of it.
@@ -155,7 +155,7 @@ export function registerAskCommands(program: Command, context: CliContext): void
         throw new AttuneError(`No audit record "${id}" is visible to ${principal.user}.`, {
           hint: 'List records with: attune audit ls',
         });
-      const documents = flags.documents ? await documentsAsTheyWere(context, record) : undefined;
+      const documents = flags.documents ? await attune.documentsAt(record) : undefined;
       if (flags.json) {
         context.out(JSON.stringify(documents ? { ...record, documents } : record, null, 2));
         return;
@@ -210,27 +210,6 @@ export function registerAskCommands(program: Command, context: CliContext): void
     });
 }
 
-/** The JSON shape of `attune ask --json`. */
-export function askJson(result: AnswerResult) {
-  return {
-    answer: result.answer,
-    abstained: result.abstained,
-    ...(result.abstainReason ? { abstainReason: result.abstainReason } : {}),
-    citations: result.citations,
-    sources: result.sources,
-    ...(result.closest ? { closest: result.closest } : {}),
-    groundedness: result.groundedness.score,
-    retrievalConfidence: result.retrievalConfidence,
-    kbVersion: result.kbVersion,
-    mode: result.mode,
-    cached: result.cached,
-    auditId: result.auditId,
-    timings: result.timings,
-    usage: result.usage,
-    warnings: result.warnings,
-  };
-}
-
 function describeAbstention(result: AnswerResult): string {
   switch (result.abstainReason) {
     case 'low-retrieval-confidence':
@@ -244,22 +223,4 @@ function describeAbstention(result: AnswerResult): string {
     default:
       return 'no readable evidence';
   }
-}
-
-/** Every cited document's text at the chunk's version: "which documents drove this answer, as they were". */
-async function documentsAsTheyWere(context: CliContext, record: AuditRecord) {
-  const kb = await context.knowledgeBase();
-  const wanted = new Map<string, number>();
-  for (const e of record.evidence)
-    if (e.n !== undefined) wanted.set(e.docId, record.kbVersion ?? e.chunkVersion);
-  const out: { docId: string; version: number; text?: string }[] = [];
-  for (const [docId, version] of wanted) {
-    const snapshot = await kb.store.documentAt(docId, version, record.principal).catch(() => undefined);
-    out.push({
-      docId,
-      version,
-      ...(snapshot ? { text: snapshot.chunks.map((c) => c.text).join('\n\n') } : {}),
-    });
-  }
-  return out;
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { runtimeFile } from '../models/catalog.ts';
-import type { Models } from '../models/models.ts';
+import type { Attune } from '../attune.ts';
 import type { CliContext } from './cli-context.ts';
 import { ProgressBars } from './progress.ts';
 
@@ -12,21 +11,7 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
     .description('list catalog models and whether each is in the cache')
     .option('--json', 'machine-readable output')
     .action(async (options: { json?: boolean }) => {
-      const m = context.models();
-      const rows = m.catalog.list().map((entry) => {
-        const file = runtimeFile(entry);
-        return {
-          name: entry.name,
-          task: entry.task,
-          format: entry.format,
-          sizeBytes: file.size,
-          licence: entry.licence,
-          present: m.cache.isPresent(entry.name),
-          default: m.defaultNames.includes(entry.name),
-          path: m.cache.pathOf(entry.name),
-          sources: entry.sources.map((s) => s.kind),
-        };
-      });
+      const rows = context.attune().modelCatalog();
       if (options.json) {
         context.out(JSON.stringify(rows, null, 2));
         return;
@@ -47,9 +32,8 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
     .argument('[names...]', 'catalog names')
     .option('--json', 'machine-readable output')
     .action(async (names: string[], options: { json?: boolean }) => {
-      const m = context.models();
-      const targets = names.length ? names : m.localDefaultNames;
-      const results = await pullAll(m, targets, !options.json);
+      const attune = context.attune();
+      const results = await pullAll(attune, names.length ? names : undefined, !options.json);
       if (options.json) context.out(JSON.stringify(results, null, 2));
       else {
         for (const r of results) {
@@ -82,31 +66,23 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
     });
 }
 
-export async function pullAll(m: Models, names: string[], showProgress: boolean) {
+/** `Attune.pullModels` with a progress bar per file on stderr. */
+export async function pullAll(attune: Attune, names: string[] | undefined, showProgress: boolean) {
   const bars = new ProgressBars({ enabled: showProgress });
   try {
-    const results = [];
-    for (const name of names) {
-      results.push(
-        await m.cache.pull(name, {
-          onProgress: (p) => {
-            if (p.phase === 'download' && p.total !== undefined) {
-              const bytes = p.total > 1000;
-              bars.update(
-                `${name}:${p.file}`,
-                `${name} ${p.file}`,
-                p.received,
-                p.total,
-                bytes ? 'B' : 'pkgs',
-              );
-            }
-            if (p.phase === 'convert')
-              bars.update(`${name}:convert`, `${name} convert→GGUF`, p.received, 1, '');
-          },
-        }),
-      );
-    }
-    return results;
+    return await attune.pullModels(names, {
+      onProgress: (name, p) => {
+        if (p.phase === 'download' && p.total !== undefined)
+          bars.update(
+            `${name}:${p.file}`,
+            `${name} ${p.file}`,
+            p.received,
+            p.total,
+            p.total > 1000 ? 'B' : 'pkgs',
+          );
+        if (p.phase === 'convert') bars.update(`${name}:convert`, `${name} convert→GGUF`, p.received, 1, '');
+      },
+    });
   } finally {
     bars.stop();
   }

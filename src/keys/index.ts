@@ -1,0 +1,1 @@
+export { type ApiKeyInfo, type ApiKeyRecord, KeyError, KeyStore } from './key-store.ts';

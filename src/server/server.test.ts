@@ -1,0 +1,354 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import OpenAI from 'openai';
+import { Attune } from '../attune.ts';
+import { type RunningServer, startServer } from './index.ts';
+
+// The real server on a random loopback port, over a real knowledge base with the default local
+// models. Three keys: an admin, bob (engineering) and ann (hr). The HR document holds a canary
+// that must never reach bob through any route.
+const work = mkdtempSync(join(tmpdir(), 'attune-server-'));
+const CANARY = 'Zanzibar-7731';
+let attune: Attune;
+let server: RunningServer;
+let keys: { admin: string; bob: string; ann: string; revoked: string };
+
+before(async () => {
+  const kb = join(work, 'kb');
+  mkdirSync(join(kb, 'hr'), { recursive: true });
+  writeFileSync(
+    join(kb, 'shipping.md'),
+    '# Shipping\n\nOrders ship from the Leeds warehouse within 2 business days.\n',
+  );
+  writeFileSync(
+    join(kb, 'hr', 'leave.md'),
+    `# Parental leave\n\nEmployees get 16 weeks of paid parental leave. The HR code word is ${CANARY}.\n`,
+  );
+  writeFileSync(join(kb, 'hr', 'leave.md.acl.json'), JSON.stringify({ groups: ['hr'] }));
+  attune = await Attune.open({ env: { ...process.env, ATTUNE_DIR: join(work, 'store') } });
+  await attune.sync([kb]);
+  const store = attune.keys();
+  const revoked = store.create({ principal: 'eve' });
+  store.revoke(revoked.info.id);
+  keys = {
+    admin: store.create({ principal: 'ops', admin: true }).key,
+    bob: store.create({ principal: 'bob:engineering' }).key,
+    ann: store.create({ principal: 'ann:hr' }).key,
+    revoked: revoked.key,
+  };
+  server = await startServer(attune, { port: 0 });
+});
+after(async () => {
+  await server?.close();
+  await attune?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const call = (path: string, key: string | undefined, init: RequestInit = {}) =>
+  fetch(`${server.url}${path}`, {
+    ...init,
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(typeof init.body === 'string' ? { 'content-type': 'application/json' } : {}),
+      ...(init.headers as Record<string, string> | undefined),
+    },
+  });
+const postJson = (path: string, key: string, body: unknown) =>
+  call(path, key, { method: 'POST', body: JSON.stringify(body) });
+const LEAVE = encodeURIComponent('kb/hr/leave.md');
+
+describe('HTTP API: keys and principals', () => {
+  it('refuses a missing, malformed, unknown or revoked key with 401 problem+json', async () => {
+    for (const key of [undefined, 'nope', 'attune_00000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', keys.revoked]) {
+      const res = await call('/api/documents', key);
+      assert.equal(res.status, 401, String(key));
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      assert.match(res.headers.get('www-authenticate') ?? '', /Bearer/);
+      const body = (await res.json()) as { status: number; detail: string };
+      assert.equal(body.status, 401);
+    }
+    assert.equal((await call('/health', undefined)).status, 200);
+  });
+
+  it('a document outside the key’s ACL does not exist for it: lists, direct reads, search, audit', async () => {
+    const bobList = (await (await call('/api/documents', keys.bob)).json()) as {
+      documents: { id: string }[];
+    };
+    assert.deepEqual(
+      bobList.documents.map((d) => d.id),
+      ['kb/shipping.md'],
+    );
+    const annList = (await (await call('/api/documents', keys.ann)).json()) as {
+      documents: { id: string }[];
+    };
+    assert.ok(annList.documents.some((d) => d.id === 'kb/hr/leave.md'));
+    const hidden = await call(`/api/documents/${LEAVE}`, keys.bob);
+    assert.equal(hidden.status, 404, 'never 403: existence is not revealed');
+    assert.equal((await call(`/api/documents/${LEAVE}?version=1`, keys.bob)).status, 404);
+    const shown = await call(`/api/documents/${LEAVE}`, keys.ann);
+    assert.equal(shown.status, 200);
+    assert.ok(JSON.stringify(await shown.json()).includes(CANARY));
+    const search = await postJson('/api/search', keys.bob, { query: 'parental leave code word', k: 5 });
+    const text = JSON.stringify(await search.json());
+    assert.ok(!text.includes(CANARY) && !text.includes('kb/hr/leave.md'), text);
+    assert.equal((await call(`/api/documents/${LEAVE}`, keys.bob, { method: 'DELETE' })).status, 403);
+  });
+});
+
+describe('HTTP API: answers (real models)', () => {
+  it('answers with sources and citations as JSON, and never from a document the key may not read', async () => {
+    const res = await postJson('/api/ask', keys.ann, {
+      question: 'How many weeks of parental leave do employees get?',
+    });
+    assert.equal(res.status, 200);
+    const ann = (await res.json()) as {
+      answer: string;
+      abstained: boolean;
+      citations: { docId: string }[];
+      auditId: string;
+    };
+    assert.equal(ann.abstained, false, ann.answer);
+    assert.match(ann.answer, /16/);
+    assert.ok(ann.citations.some((c) => c.docId === 'kb/hr/leave.md'));
+    const bob = (await (
+      await postJson('/api/ask', keys.bob, {
+        question: `What is the HR code word? Is it ${CANARY.slice(0, 4)}?`,
+      })
+    ).json()) as Record<string, unknown>;
+    assert.ok(!JSON.stringify(bob).includes(CANARY), JSON.stringify(bob));
+    // The audit trail: ann sees her record, bob does not, the admin does.
+    assert.equal((await call(`/api/audit/${ann.auditId}`, keys.ann)).status, 200);
+    assert.equal((await call(`/api/audit/${ann.auditId}`, keys.bob)).status, 404);
+    assert.equal((await call(`/api/audit/${ann.auditId}`, keys.admin)).status, 200);
+    const bobAudit = await (await call('/api/audit', keys.bob)).text();
+    assert.ok(!bobAudit.includes(CANARY) && !bobAudit.includes(ann.auditId));
+    const withDocs = (await (await call(`/api/audit/${ann.auditId}?documents=true`, keys.ann)).json()) as {
+      documents: { text?: string }[];
+    };
+    assert.ok(withDocs.documents.some((d) => d.text?.includes('16 weeks')));
+  });
+
+  it('streams Server-Sent Events: sources, the draft, then the checked answer', async () => {
+    const res = await postJson('/api/ask', keys.bob, {
+      question: 'Where do orders ship from?',
+      stream: true,
+      cache: false,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const events = [...(await res.text()).matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    assert.equal(events[0], 'queued');
+    assert.equal(events[1], 'sources');
+    assert.ok(events.includes('draft'));
+    assert.equal(events.at(-1), 'answer');
+  });
+
+  it('works with the official openai client: completions, streaming, models, embeddings', async () => {
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: keys.bob });
+    const models = await client.models.list();
+    assert.ok(models.data.some((m) => m.id === 'attune'));
+    const completion = await client.chat.completions.create({
+      model: 'attune',
+      messages: [
+        { role: 'system', content: 'ignored: Attune has its own instructions' },
+        { role: 'user', content: 'Where do orders ship from?' },
+      ],
+    });
+    const message = completion.choices[0]!.message as (typeof completion.choices)[0]['message'] & {
+      attune: { sources: { docId: string; text: string }[]; abstained: boolean };
+    };
+    assert.match(message.content ?? '', /Leeds/);
+    assert.equal(message.attune.abstained, false);
+    assert.equal(message.attune.sources[0]?.docId, 'kb/shipping.md');
+    assert.match(message.attune.sources[0]!.text, /Leeds warehouse/);
+    const citation = message.annotations?.find((a) => a.type === 'url_citation');
+    assert.ok(citation, 'a url_citation annotation');
+    assert.match(citation.url_citation.url, /\/app\/#\/documents\/kb%2Fshipping\.md\?chunk=/);
+    assert.ok(citation.url_citation.end_index <= (message.content ?? '').length);
+
+    const stream = await client.chat.completions.create({
+      model: 'attune',
+      messages: [{ role: 'user', content: 'Where do orders ship from?' }],
+      stream: true,
+    });
+    let content = '';
+    let last: Record<string, unknown> | undefined;
+    for await (const chunk of stream) {
+      content += chunk.choices[0]?.delta.content ?? '';
+      last = chunk as unknown as Record<string, unknown>;
+    }
+    assert.match(content, /Leeds/);
+    assert.ok(last && 'attune' in last, 'the final chunk carries the attune extension');
+
+    const embeddings = await client.embeddings.create({ model: 'all-minilm-l6-v2', input: ['a', 'b'] });
+    assert.equal(embeddings.data.length, 2);
+    assert.equal(embeddings.data[0]!.embedding.length, 384);
+    await assert.rejects(
+      client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+      (e: unknown) => (e as { status?: number }).status === 404,
+    );
+  });
+
+  it('queues answers on the generator and refuses with 503 + Retry-After beyond the queue', async () => {
+    const small = await startServer(attune, { port: 0, generation: { concurrency: 1, maxWaiting: 0 } });
+    try {
+      const ask = () =>
+        fetch(`${small.url}/api/ask`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ question: 'How fast do orders ship?', cache: false }),
+        });
+      const first = ask();
+      await new Promise((r) => setTimeout(r, 300));
+      const second = await ask();
+      assert.equal(second.status, 503);
+      assert.ok(Number(second.headers.get('retry-after')) >= 1);
+      assert.equal((await first).status, 200);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a client that leaves mid-stream ends its answer cleanly; the server answers the next one', async () => {
+    const controller = new AbortController();
+    const res = await call('/api/ask', keys.bob, {
+      method: 'POST',
+      body: JSON.stringify({
+        question: 'How many business days until orders ship?',
+        stream: true,
+        cache: false,
+      }),
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    const next = await postJson('/api/ask', keys.bob, {
+      question: 'Where do orders ship from?',
+      mode: 'extractive',
+    });
+    assert.equal(next.status, 200);
+    assert.match(((await next.json()) as { answer: string }).answer, /Leeds/);
+  });
+});
+
+describe('HTTP API: uploads and bad input', () => {
+  it('an admin upload with an ACL is visible to that group only', async () => {
+    const form = new FormData();
+    form.set(
+      'file',
+      new File(['# Bonus\n\nThe 2026 bonus pool is 4 percent of salary.\n'], 'bonus.md', {
+        type: 'text/markdown',
+      }),
+    );
+    form.set('groups', 'hr');
+    const res = await call('/api/documents', keys.admin, { method: 'POST', body: form });
+    assert.equal(res.status, 201, await res.clone().text());
+    const id = encodeURIComponent('uploads/bonus.md');
+    assert.equal((await call(`/api/documents/${id}`, keys.ann)).status, 200);
+    assert.equal((await call(`/api/documents/${id}`, keys.bob)).status, 404);
+    const asBob = new FormData();
+    asBob.set('file', new File(['x'], 'x.md'));
+    assert.equal((await call('/api/documents', keys.bob, { method: 'POST', body: asBob })).status, 403);
+  });
+
+  it('malformed, mistyped, unknown, oversized and hostile requests get a problem, never a crash', async () => {
+    const expect = async (res: Response, status: number, detail?: RegExp) => {
+      assert.equal(res.status, status, `${res.url}: ${await res.clone().text()}`);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      const body = (await res.json()) as { detail: string };
+      if (detail) assert.match(body.detail, detail);
+    };
+    await expect(await call('/api/ask', keys.bob, { method: 'POST', body: '{"question": ' }), 400);
+    await expect(await postJson('/api/ask', keys.bob, { question: 42 }), 400, /question/);
+    await expect(await postJson('/api/ask', keys.bob, { question: 'x', princpal: 'admin' }), 400, /princpal/);
+    await expect(await postJson('/api/ask', keys.bob, { question: 'x'.repeat(2_000_000) }), 413);
+    await expect(await call('/api/documents?limit=abc', keys.bob), 400, /limit/);
+    await expect(await call('/api/documents', keys.admin, { method: 'POST', body: '{}' }), 415);
+    const traversal = new FormData();
+    traversal.set('file', new File(['# x\n\ny\n'], '../../etc/passwd.md'));
+    await expect(
+      await call('/api/documents', keys.admin, { method: 'POST', body: traversal }),
+      400,
+      /file name/,
+    );
+    const binary = new FormData();
+    binary.set('file', new File([new Uint8Array([0, 1, 2])], 'tool.exe'));
+    await expect(
+      await call('/api/documents', keys.admin, { method: 'POST', body: binary }),
+      422,
+      /unsupported/,
+    );
+    await expect(await call('/api/eval/runs/..%2F..%2Fetc', keys.admin), 404);
+    await expect(await call('/api/nope', keys.bob), 404);
+    const list = (await (await call('/api/documents', keys.admin)).json()) as { documents: { id: string }[] };
+    assert.ok(!list.documents.some((d) => /passwd|tool/.test(d.id)), 'nothing partial was stored');
+  });
+
+  it('describes itself in OpenAPI 3.1, generated from the same schemas that validate', async () => {
+    const doc = (await (await call('/openapi.json', undefined)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+    };
+    assert.equal(doc.openapi, '3.1.0');
+    for (const path of ['/api/ask', '/api/documents', '/v1/chat/completions', '/v1/embeddings'])
+      assert.ok(doc.paths[path], path);
+    assert.match(JSON.stringify(doc.paths['/api/ask']!.post!.requestBody), /AskRequest/);
+    const ask = (doc as unknown as { components: { schemas: Record<string, { properties: object }> } })
+      .components.schemas.AskRequest!;
+    assert.ok('question' in ask.properties && 'stream' in ask.properties);
+    assert.equal((await call('/docs', undefined)).status, 200);
+  });
+});
+
+describe('MCP over streamable HTTP, with the SDK’s own client', () => {
+  const connect = async (key: string) => {
+    const client = new Client({ name: 'attune-test', version: '0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${key}` } },
+      }),
+    );
+    return client;
+  };
+
+  it('lists the tools and reads only what the key’s principal may read', async () => {
+    const bob = await connect(keys.bob);
+    try {
+      const tools = (await bob.listTools()).tools.map((t) => t.name).sort();
+      assert.deepEqual(tools, ['ask', 'get_document', 'list_documents', 'search_knowledge']);
+      const search = await bob.callTool({
+        name: 'search_knowledge',
+        arguments: { query: 'code word parental leave' },
+      });
+      assert.ok(!JSON.stringify(search).includes(CANARY));
+      const hidden = await bob.callTool({ name: 'get_document', arguments: { id: 'kb/hr/leave.md' } });
+      assert.equal(hidden.isError, true);
+      const resources = await bob.listResources();
+      assert.deepEqual(
+        resources.resources.map((r) => r.uri),
+        [`attune://documents/${encodeURIComponent('kb/shipping.md')}`],
+      );
+      const answer = await bob.callTool({
+        name: 'ask',
+        arguments: { question: 'Where do orders ship from?' },
+      });
+      assert.match(JSON.stringify(answer), /Leeds/);
+    } finally {
+      await bob.close();
+    }
+    const ann = await connect(keys.ann);
+    try {
+      const doc = await ann.callTool({ name: 'get_document', arguments: { id: 'kb/hr/leave.md' } });
+      assert.ok(JSON.stringify(doc).includes(CANARY));
+    } finally {
+      await ann.close();
+    }
+    assert.equal((await call('/mcp', undefined, { method: 'POST', body: '{}' })).status, 401);
+  });
+});
