@@ -39,7 +39,27 @@ import {
   usesAdapter,
   usesRetrieval,
 } from './eval/index.ts';
-import { generateQaDataset, listAdapters, machineDescription, resolveAdapter } from './finetune/index.ts';
+import {
+  type BackendName,
+  type DatasetGenerationOptions,
+  type DatasetGenerationResult,
+  describeBaseModel,
+  FineTuneJobs,
+  type FineTuningBackend,
+  type FinetuneJobRecord,
+  generateDataset,
+  generateQaDataset,
+  type Hyperparameters,
+  LocalTrainer,
+  listAdapters,
+  machineDescription,
+  requirePrivacyScan,
+  resolveAdapter,
+  resolveHyperparameters,
+  type TrainingEvent,
+  trainerEnvironment,
+  trainingBackend,
+} from './finetune/index.ts';
 import { type Acl, loadBytes } from './ingest/index.ts';
 import { KeyStore } from './keys/index.ts';
 import { KnowledgeBase, type SyncOptions, type SyncSummary } from './knowledge/index.ts';
@@ -53,6 +73,28 @@ import {
 } from './models/index.ts';
 import { type RetrievalResult, type RetrieveOptions, Retriever } from './retrieve/index.ts';
 import type { DocumentSnapshot, KbVersion, ListOptions, Principal, StoredDocument } from './store/index.ts';
+
+export type FinetuneRunOptions = {
+  onEvent?: (event: TrainingEvent, record: FinetuneJobRecord) => void;
+  abortSignal?: AbortSignal;
+};
+
+export type FinetuneOptions = FinetuneRunOptions & {
+  /** Training data: chat JSONL, prompt/completion pairs or transcripts. */
+  data?: string;
+  /** Validation data (default: 10% of the data held out). */
+  validation?: string;
+  /** Generate the data from the knowledge base instead: grounded Q&A pairs, or RAFT examples. */
+  fromKnowledgeBase?: { count?: number; raft?: boolean };
+  /** Catalog name, .gguf path or Hugging Face folder; default the chat model (local backend). */
+  base?: string;
+  backend?: BackendName;
+  hyperparameters?: Partial<Hyperparameters>;
+  allowUnscanned?: boolean;
+  onCreated?: (record: FinetuneJobRecord) => void;
+  onGenerated?: (file: string) => void;
+  onGenerateProgress?: (p: { kept: number; target: number }) => void;
+};
 
 export type ModelCatalogEntry = {
   name: string;
@@ -766,6 +808,116 @@ export class Attune {
         }),
       );
     return results;
+  }
+
+  /**
+   * Training data generated from the knowledge base (grounded Q&A, or RAFT with `raft`), written as
+   * chat JSONL and privacy-scanned. Reads as `principal` (default: public documents only).
+   */
+  async generateDataset(
+    options: Omit<DatasetGenerationOptions, 'config' | 'store' | 'model' | 'raft'> & {
+      generatorModel?: string;
+      raft?: Omit<NonNullable<DatasetGenerationOptions['raft']>, 'retriever'>;
+    },
+  ): Promise<DatasetGenerationResult> {
+    const kb = await this.knowledgeBase({ create: false });
+    const { generatorModel, raft, ...rest } = options;
+    return generateDataset({
+      ...rest,
+      config: this.config,
+      store: kb.store,
+      model: await this.models.chat(generatorModel ?? this.config.models.chat),
+      ...(raft
+        ? {
+            raft: {
+              ...raft,
+              retriever: new Retriever({
+                store: kb.store,
+                embedder: await this.models.embedding(kb.embeddingModelName),
+              }),
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** Fine-tuning jobs and their records, in `<dir>/finetune`. */
+  finetuneJobs(): FineTuneJobs {
+    return FineTuneJobs.forConfig(this.config);
+  }
+
+  /**
+   * Trains a LoRA adapter: data from a file (any format the importer reads) or generated from the
+   * knowledge base → privacy gate (a clean scan record is required unless `allowUnscanned`) →
+   * backend → job record with lineage → adapter in the registry. Resolves when the job ends; the
+   * job id is known from `onCreated`, for a caller that shows or cancels it meanwhile.
+   */
+  async finetune(options: FinetuneOptions): Promise<FinetuneJobRecord> {
+    let data = options.data;
+    if (options.fromKnowledgeBase) {
+      const generated = await this.generateDataset({
+        count: options.fromKnowledgeBase.count ?? 200,
+        ...(options.fromKnowledgeBase.raft ? { raft: {} } : {}),
+        ...(options.hyperparameters?.seed !== undefined ? { seed: options.hyperparameters.seed } : {}),
+        ...(options.onGenerateProgress ? { onProgress: options.onGenerateProgress } : {}),
+      });
+      if (generated.examples.length < 4)
+        throw new AttuneError(
+          `The knowledge base yielded only ${generated.examples.length} grounded example(s); too few to train on.`,
+          { hint: 'Ingest more documents, or train on your own data.' },
+        );
+      data = generated.file;
+      options.onGenerated?.(data);
+    }
+    if (!data)
+      throw new AttuneError(
+        'Nothing to train on: give a data file, or generate it from the knowledge base.',
+        {
+          hint: 'attune finetune --data pairs.jsonl [--validation val.jsonl], or --from-kb',
+        },
+      );
+    for (const file of [data, options.validation])
+      if (file)
+        await requirePrivacyScan(this.config, file, { allowUnscanned: options.allowUnscanned === true });
+    const backendName = options.backend ?? 'local';
+    const backend = trainingBackend(this.config, this.models, backendName);
+    const baseModel = await describeBaseModel(
+      this.models,
+      options.base ?? (backendName === 'local' ? this.config.models.chat : undefined),
+    );
+    const jobs = this.finetuneJobs();
+    const record = await jobs.create({
+      backend: backend.provider,
+      baseModel,
+      trainFile: data,
+      ...(options.validation ? { validationFile: options.validation } : {}),
+      hyperparameters: resolveHyperparameters(options.hyperparameters),
+    });
+    options.onCreated?.(record);
+    return jobs.run(record.id, this.#runOptions(backend, options));
+  }
+
+  /** Continues a cancelled or failed job from its last checkpoint. */
+  async resumeFinetune(id: string, options: FinetuneRunOptions = {}): Promise<FinetuneJobRecord> {
+    const jobs = this.finetuneJobs();
+    const backend = trainingBackend(this.config, this.models, jobs.get(id).backend);
+    return jobs.resume(id, this.#runOptions(backend, options));
+  }
+
+  /** Stops a running job; its worker saves a checkpoint first. */
+  cancelFinetune(id: string): Promise<FinetuneJobRecord> {
+    return this.finetuneJobs().cancel(id);
+  }
+
+  #runOptions(backend: FineTuningBackend, options: FinetuneRunOptions) {
+    const requirementsSha256 =
+      backend instanceof LocalTrainer ? trainerEnvironment(this.config).requirementsSha256 : undefined;
+    return {
+      backend,
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(requirementsSha256 ? { trainerRequirementsSha256: requirementsSha256 } : {}),
+    };
   }
 
   /** API keys, each mapped to a principal, in `<dir>/keys.json` (hashed). */

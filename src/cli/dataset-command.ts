@@ -8,13 +8,10 @@ import {
   type Distribution,
   datasetFormats,
   formatIssue,
-  generateQaDataset,
-  generateRaftDataset,
   type ImportOptions,
   type PiiKind,
   type PrivacyReport,
   piiKinds,
-  type QaGenerationResult,
   readableExamples,
   readDataset,
   redactedFileName,
@@ -26,7 +23,6 @@ import {
 } from '../finetune/index.ts';
 import { AttuneError } from '../models/model-error.ts';
 import type { Tokenizer } from '../models/model-spec.ts';
-import { Retriever } from '../retrieve/index.ts';
 import type { CliContext } from './cli-context.ts';
 import { parsePrincipal } from './knowledge-command.ts';
 import { ProgressBars } from './progress.ts';
@@ -246,21 +242,17 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
     .option('--json', 'machine-readable summary on stdout')
     .action(async (flags: GenerateFlags) => {
       const count = parseInteger(flags.count, '--count');
-      const config = context.config();
-      const models = context.models();
-      const kb = await context.knowledgeBase();
-      const model = await models.chat(flags.generatorModel ?? config.models.chat);
       const bars = new ProgressBars({ enabled: !flags.json });
       const maxChunks = flags.maxChunks ? parseInteger(flags.maxChunks, '--max-chunks') : undefined;
       const pairsPerChunk = parseInteger(flags.pairsPerChunk, '--pairs-per-chunk');
-      const common = {
-        model,
-        store: kb.store,
+      const generated = await context.attune().generateDataset({
+        out: flags.out,
         count,
         pairsPerChunk,
         ...(maxChunks ? { maxChunks } : {}),
         groundingThreshold: parseNumber(flags.groundingThreshold, '--grounding-threshold'),
         seed: parseInteger(flags.seed, '--seed'),
+        ...(flags.generatorModel ? { generatorModel: flags.generatorModel } : {}),
         ...(flags.principal ? { principal: parsePrincipal(flags.principal) } : {}),
         ...(flags.system ? { system: flags.system } : {}),
         onProgress: (p: { chunks: number; kept: number; target: number }) => {
@@ -273,34 +265,19 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
           );
           bars.update('kept', 'pairs kept', p.kept, p.target, 'pairs');
         },
-      };
-      let examples: ChatExample[];
-      let qa: QaGenerationResult;
-      let warnings: string[] = [];
-      if (flags.raft) {
-        const retriever = new Retriever({
-          store: kb.store,
-          embedder: await models.embedding(kb.embeddingModelName),
-        });
-        const result = await generateRaftDataset({
-          ...common,
-          retriever,
-          distractors: parseInteger(flags.distractors, '--distractors'),
-          oracleShare: parseNumber(flags.oracleShare, '--oracle-share'),
-          onRaftProgress: (p) => bars.update('raft', 'RAFT examples', p.done, p.total, 'examples'),
-        });
-        examples = result.examples;
-        qa = result.qa;
-        warnings = result.warnings;
-      } else {
-        qa = await generateQaDataset(common);
-        examples = qa.examples;
-      }
+        ...(flags.raft
+          ? {
+              raft: {
+                distractors: parseInteger(flags.distractors, '--distractors'),
+                oracleShare: parseNumber(flags.oracleShare, '--oracle-share'),
+                onRaftProgress: (p: { done: number; total: number }) =>
+                  bars.update('raft', 'RAFT examples', p.done, p.total, 'examples'),
+              },
+            }
+          : {}),
+      });
       bars.stop();
-      await writeChatJsonl(flags.out, examples, { includeMeta: true });
-      // Generated text comes from documents that may hold personal data: scan it at once, so the
-      // trainer's gate has a record, and the user sees findings now.
-      const scan = examples.length > 0 ? await scanDatasetFile(config, flags.out) : undefined;
+      const { examples, qa, warnings, scan } = generated;
       const privacy = scan ? { total: scan.record.total, counts: scan.record.counts } : { total: 0 };
       const summary = {
         file: flags.out,

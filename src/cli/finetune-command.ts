@@ -1,20 +1,10 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { listAdapters } from '../finetune/adapter-registry.ts';
-import { writeChatJsonl } from '../finetune/dataset-export.ts';
-import { FineTuneJobs, type FinetuneJobRecord } from '../finetune/finetune-job.ts';
-import { defaultHyperparameters, isModelPath, LocalTrainer } from '../finetune/local-trainer.ts';
-import { setupTrainer, trainerEnvironment } from '../finetune/local-trainer-setup.ts';
-import { OpenAIFineTuningBackend } from '../finetune/openai-finetuning-backend.ts';
-import { requirePrivacyScan, scanDatasetFile } from '../finetune/privacy-record.ts';
-import { generateQaDataset } from '../finetune/qa-generator.ts';
-import { generateRaftDataset } from '../finetune/raft.ts';
-import type { FineTuningBackend, Hyperparameters, TrainingEvent } from '../finetune/trainer-spec.ts';
-import { runtimeFile } from '../models/catalog.ts';
-import { sha256File } from '../models/model-cache.ts';
+import type { FinetuneJobRecord } from '../finetune/finetune-job.ts';
+import { defaultHyperparameters } from '../finetune/local-trainer.ts';
+import { setupTrainer } from '../finetune/local-trainer-setup.ts';
+import type { Hyperparameters, TrainingEvent } from '../finetune/trainer-spec.ts';
 import { AttuneError } from '../models/model-error.ts';
-import { Retriever } from '../retrieve/index.ts';
 import type { CliContext } from './cli-context.ts';
 import { ProgressBars } from './progress.ts';
 
@@ -114,7 +104,7 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
         }
         return;
       }
-      const jobs = FineTuneJobs.forConfig(config).list();
+      const jobs = context.attune().finetuneJobs().list();
       if (json(options)) return context.out(JSON.stringify(jobs, null, 2));
       if (!jobs.length)
         return context.out('No fine-tuning jobs yet. Start one with: attune finetune --data file.jsonl');
@@ -128,7 +118,7 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
     .option('--json', 'machine-readable output')
     .option('--events', 'also print the event log')
     .action((id: string, options: { json?: boolean; events?: boolean }) => {
-      const jobs = FineTuneJobs.forConfig(context.config());
+      const jobs = context.attune().finetuneJobs();
       const record = jobs.get(id);
       const events = options.events ? jobs.store.events(id) : undefined;
       if (json(options)) return context.out(JSON.stringify(events ? { ...record, events } : record, null, 2));
@@ -142,7 +132,7 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
     .argument('<id>', 'job id')
     .option('--json', 'machine-readable output')
     .action(async (id: string, options: { json?: boolean }) => {
-      const record = await FineTuneJobs.forConfig(context.config()).cancel(id);
+      const record = await context.attune().cancelFinetune(id);
       if (json(options)) context.out(JSON.stringify(record, null, 2));
       else
         context.out(`${id} ${record.status}${record.checkpoint ? ` (checkpoint ${record.checkpoint})` : ''}`);
@@ -154,16 +144,7 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
     .argument('<id>', 'job id')
     .option('--json', 'machine-readable output')
     .action(async (id: string, options: { json?: boolean }) => {
-      const config = context.config();
-      const jobs = FineTuneJobs.forConfig(config);
-      const existing = jobs.get(id);
-      const record = await runWithProgress(
-        context,
-        existing,
-        backendFor(context, existing.backend),
-        json(options),
-        (run) => jobs.resume(id, run),
-      );
+      const record = await withProgress(json(options), (run) => context.attune().resumeFinetune(id, run));
       if (json(options)) context.out(JSON.stringify(record, null, 2));
       else if (record.status === 'succeeded')
         context.out(record.adapterId ?? record.hostedModelId ?? record.id);
@@ -184,99 +165,54 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
     });
 }
 
-async function train(context: CliContext, given: TrainFlags): Promise<FinetuneJobRecord> {
-  const config = context.config();
-  let flags = given;
-  if (flags.fromKb) flags = { ...flags, data: await generateFromKnowledgeBase(context, flags) };
-  else if (flags.raft) throw new AttuneError('--raft only applies with --from-kb.');
-  if (!flags.data) {
+/** Parse the flags, call `Attune.finetune`, render progress: the pipeline itself is the library's. */
+async function train(context: CliContext, flags: TrainFlags): Promise<FinetuneJobRecord> {
+  if (flags.raft && !flags.fromKb) throw new AttuneError('--raft only applies with --from-kb.');
+  if (!flags.data && !flags.fromKb)
     throw new AttuneError('Nothing to train on: pass --data <file.jsonl> (or --from-kb).', {
       hint: 'attune finetune --data pairs.jsonl [--validation val.jsonl]',
     });
-  }
-  for (const file of [flags.data, flags.validation]) {
-    if (file) await requirePrivacyScan(config, file, { allowUnscanned: Boolean(flags.allowUnscanned) });
-  }
-  const hyperparameters = parseHyperparameters(flags);
-  const backend = backendFor(context, flags.backend);
-  const baseModel = await describeBaseModel(
-    context,
-    flags.base ?? (flags.backend === 'local' ? config.models.chat : undefined),
-  );
-  const jobs = FineTuneJobs.forConfig(config);
-  const record = await jobs.create({
-    backend: backend.provider,
-    baseModel,
-    trainFile: flags.data,
-    ...(flags.validation ? { validationFile: flags.validation } : {}),
-    hyperparameters,
-  });
-  if (!flags.json)
-    process.stderr.write(`job ${record.id}: training on ${record.dataset.examples} examples\n`);
-  return runWithProgress(context, record, backend, Boolean(flags.json), (run) => jobs.run(record.id, run));
-}
-
-/**
- * Generates training data from the knowledge base with the dataset generators (grounded Q&A pairs, or
- * RAFT examples), writes it under `<dir>/finetune/generated/` and scans it, so the privacy gate has a
- * record for it. Returns the file.
- */
-async function generateFromKnowledgeBase(context: CliContext, flags: TrainFlags): Promise<string> {
-  const config = context.config();
-  const models = context.models();
+  if (flags.backend !== 'local' && flags.backend !== 'openai')
+    throw new AttuneError(`Unknown fine-tuning backend "${flags.backend}".`, {
+      hint: 'Use --backend local or --backend openai.',
+    });
   const count = Number(flags.count ?? 200);
-  if (!Number.isInteger(count) || count < 4)
+  if (flags.fromKb && (!Number.isInteger(count) || count < 4))
     throw new AttuneError(`--count must be an integer ≥ 4, got "${flags.count}".`);
-  const kb = await context.knowledgeBase();
   const bars = new ProgressBars({ enabled: !flags.json });
-  const common = {
-    model: await models.chat(config.models.chat),
-    store: kb.store,
-    count,
-    seed: Number(flags.seed ?? defaultHyperparameters.seed),
-    onProgress: (p: { kept: number; target: number }) =>
-      bars.update('kb', 'examples generated', p.kept, p.target, 'examples'),
-  };
-  const examples = flags.raft
-    ? (
-        await generateRaftDataset({
-          ...common,
-          retriever: new Retriever({
-            store: kb.store,
-            embedder: await models.embedding(kb.embeddingModelName),
-          }),
-        })
-      ).examples
-    : (await generateQaDataset(common)).examples;
-  bars.stop();
-  if (examples.length < 4) {
-    throw new AttuneError(
-      `The knowledge base yielded only ${examples.length} grounded example(s); too few to train on.`,
-      {
-        hint: 'Ingest more documents (attune ingest ...), or train on your own data with --data.',
+  return withProgress(Boolean(flags.json), (run) =>
+    context.attune().finetune({
+      ...run,
+      ...(flags.data ? { data: flags.data } : {}),
+      ...(flags.validation ? { validation: flags.validation } : {}),
+      ...(flags.fromKb ? { fromKnowledgeBase: { count, ...(flags.raft ? { raft: true } : {}) } } : {}),
+      ...(flags.base ? { base: flags.base } : {}),
+      backend: flags.backend as 'local' | 'openai',
+      hyperparameters: parseHyperparameters(flags),
+      allowUnscanned: Boolean(flags.allowUnscanned),
+      onGenerateProgress: (p) => bars.update('kb', 'examples generated', p.kept, p.target, 'examples'),
+      onGenerated: (file) => {
+        bars.stop();
+        if (!flags.json) process.stderr.write(`generated examples from the knowledge base → ${file}\n`);
       },
-    );
-  }
-  const file = join(config.dir, 'finetune', 'generated', `${flags.raft ? 'raft' : 'qa'}-${Date.now()}.jsonl`);
-  await writeChatJsonl(file, examples, { includeMeta: true });
-  await scanDatasetFile(config, file);
-  if (!flags.json)
-    process.stderr.write(`generated ${examples.length} examples from the knowledge base → ${file}\n`);
-  return file;
+      onCreated: (record) => {
+        if (!flags.json)
+          process.stderr.write(`job ${record.id}: training on ${record.dataset.examples} examples\n`);
+      },
+    }),
+  );
 }
 
-async function runWithProgress(
-  context: CliContext,
-  record: FinetuneJobRecord,
-  backend: FineTuningBackend,
+/** Progress bars and Ctrl-C handling around a run: SIGINT/SIGTERM checkpoint and stop the worker. */
+async function withProgress(
   quiet: boolean,
-  start: (run: Parameters<FineTuneJobs['run']>[1]) => Promise<FinetuneJobRecord>,
+  start: (run: {
+    abortSignal: AbortSignal;
+    onEvent: (event: TrainingEvent, record: FinetuneJobRecord) => void;
+  }) => Promise<FinetuneJobRecord>,
 ): Promise<FinetuneJobRecord> {
-  const requirementsSha256 =
-    backend instanceof LocalTrainer ? trainerEnvironment(context.config()).requirementsSha256 : undefined;
   const bars = new ProgressBars({ enabled: !quiet });
   const controller = new AbortController();
-  // Ctrl-C or a SIGTERM to attune: the worker checkpoints and stops; the job is recorded cancelled.
   const onSignal = () => {
     if (!quiet) process.stderr.write('\nstopping: saving a checkpoint...\n');
     controller.abort();
@@ -286,10 +222,8 @@ async function runWithProgress(
   let evalLoss: number | undefined;
   try {
     const final = await start({
-      backend,
       abortSignal: controller.signal,
-      ...(requirementsSha256 ? { trainerRequirementsSha256: requirementsSha256 } : {}),
-      onEvent: (event: TrainingEvent) => {
+      onEvent: (event, record) => {
         if (quiet) return;
         if (event.type === 'eval') evalLoss = event.evalLoss;
         if (event.type === 'started' && event.resumedFromStep) {
@@ -310,46 +244,6 @@ async function runWithProgress(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-}
-
-function backendFor(context: CliContext, name: string): FineTuningBackend {
-  const config = context.config();
-  if (name === 'local') {
-    return LocalTrainer.fromConfig(config, {
-      resolveBaseModel: (model) => (isModelPath(model) ? model : context.models().cache.resolve(model)),
-    });
-  }
-  if (name === 'openai') {
-    if (!config.openai.baseURL || !config.openai.apiKey) {
-      throw new AttuneError('The openai backend needs a base URL and an API key.', {
-        hint: 'Set OPENAI_BASE_URL and OPENAI_API_KEY (or "openai" in attune.config.json).',
-      });
-    }
-    return new OpenAIFineTuningBackend({ baseURL: config.openai.baseURL, apiKey: config.openai.apiKey });
-  }
-  throw new AttuneError(`Unknown fine-tuning backend "${name}".`, {
-    hint: 'Use --backend local or --backend openai.',
-  });
-}
-
-async function describeBaseModel(
-  context: CliContext,
-  name: string | undefined,
-): Promise<FinetuneJobRecord['baseModel']> {
-  if (!name) {
-    throw new AttuneError('A hosted backend needs the base model named.', {
-      hint: 'Pass --base <model id>, e.g. --base gpt-4o-mini-2024-07-18',
-    });
-  }
-  if (isModelPath(name)) {
-    if (!existsSync(name)) throw new AttuneError(`Base model not found: ${name}`);
-    const sha256 = statSync(name).isFile() ? await sha256File(name) : undefined;
-    return { name, path: name, ...(sha256 ? { sha256 } : {}) };
-  }
-  const catalog = context.models().catalog;
-  if (!catalog.has(name)) return { name }; // a hosted model id
-  const path = context.models().cache.resolve(name);
-  return { name, path, sha256: runtimeFile(catalog.get(name)).sha256 };
 }
 
 function parseHyperparameters(flags: TrainFlags): Hyperparameters {

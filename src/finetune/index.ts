@@ -55,6 +55,15 @@ export {
   type StoredEvent,
 } from './finetune-job.ts';
 export {
+  type BackendName,
+  type DatasetGenerationOptions,
+  type DatasetGenerationResult,
+  describeBaseModel,
+  generateDataset,
+  resolveHyperparameters,
+  trainingBackend,
+} from './finetune-pipeline.ts';
+export {
   buildAnswerExamples,
   type GroundedExamplesResult,
   type LabelledQuestion,
