@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import { type AnswerPart, type AnswerResult, type AskOptions, answerJson } from '../answer/index.ts';
 import type { Attune } from '../attune.ts';
+import type { FinetuneJobRecord } from '../finetune/index.ts';
 import type { ApiKeyInfo } from '../keys/index.ts';
 import { AttuneError, embedMany } from '../models/index.ts';
 import type { Principal } from '../store/index.ts';
@@ -28,6 +29,7 @@ import {
   ChatCompletionBody,
   DocumentQuery,
   EmbeddingsBody,
+  FinetuneBody,
   IdParam,
   ListQuery,
   ProblemSchema,
@@ -556,6 +558,94 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
       throw new Problem(404, 'Not Found', `Run "${id}" has no HTML report.`);
     });
     return c.html(html);
+  });
+
+  // --- fine-tuning (admin: training data comes from the whole knowledge base) ------------------
+  const jobOr404 = (id: string) => {
+    const jobs = attune.finetuneJobs();
+    if (!/^ft-[0-9a-f]+$/.test(id) || !jobs.store.has(id))
+      throw new Problem(404, 'Not Found', `No fine-tuning job "${id}".`);
+    return jobs.get(id);
+  };
+  app.get('/api/finetune/jobs', (c) => {
+    requireAdmin(c);
+    return c.json({ jobs: attune.finetuneJobs().list() });
+  });
+  app.get('/api/finetune/jobs/:id', (c) => {
+    requireAdmin(c);
+    return c.json(jobOr404(c.req.param('id')));
+  });
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/finetune/jobs',
+      summary:
+        'Start a fine-tuning job (admin); 202 once the job is recorded, training runs in the background',
+      security,
+      request: { body: { content: { 'application/json': { schema: FinetuneBody } } } },
+      responses: { 202: json(AnyJson, 'the queued job'), ...problems },
+    }),
+    async (c) => {
+      requireAdmin(c);
+      const body = c.req.valid('json');
+      const created = new Promise<FinetuneJobRecord>((resolve, reject) => {
+        attune
+          .finetune({
+            ...body,
+            ...(body.fromKnowledgeBase
+              ? {
+                  fromKnowledgeBase: {
+                    ...(body.fromKnowledgeBase.count !== undefined
+                      ? { count: body.fromKnowledgeBase.count }
+                      : {}),
+                    ...(body.fromKnowledgeBase.raft !== undefined
+                      ? { raft: body.fromKnowledgeBase.raft }
+                      : {}),
+                  },
+                }
+              : {}),
+            hyperparameters: Object.fromEntries(
+              Object.entries(body.hyperparameters ?? {}).filter(([, v]) => v !== undefined),
+            ),
+            onCreated: resolve,
+          })
+          // The job record holds the outcome; a failure before it existed is the request's answer.
+          .catch(reject);
+      });
+      return c.json(await created, 202);
+    },
+  );
+  app.post('/api/finetune/jobs/:id/cancel', async (c) => {
+    requireAdmin(c);
+    jobOr404(c.req.param('id'));
+    return c.json(await attune.cancelFinetune(c.req.param('id')));
+  });
+  app.get('/api/finetune/jobs/:id/events', (c) => {
+    requireAdmin(c);
+    const id = c.req.param('id');
+    jobOr404(id);
+    const jobs = attune.finetuneJobs();
+    // The job's event log is the source of truth (a job may run in another process): replay it,
+    // then follow it until the job ends.
+    return streamSSE(c, async (stream) => {
+      let sent = 0;
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+      });
+      while (open) {
+        const events = jobs.store.events(id);
+        for (const event of events.slice(sent))
+          await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+        sent = events.length;
+        const record = jobs.get(id);
+        if (['succeeded', 'failed', 'cancelled'].includes(record.status)) {
+          await stream.writeSSE({ event: 'job', data: JSON.stringify(record) });
+          break;
+        }
+        await stream.sleep(500);
+      }
+    }) as unknown as Response;
   });
 
   // --- models ---------------------------------------------------------------------------------

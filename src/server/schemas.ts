@@ -46,6 +46,42 @@ export const SyncBody = z
   .strict()
   .openapi('SyncRequest');
 
+export const FinetuneBody = z
+  .object({
+    data: z
+      .string()
+      .min(1)
+      .optional()
+      .openapi({ description: 'Training data file on the server (chat JSONL, pairs, transcripts)' }),
+    validation: z.string().min(1).optional(),
+    fromKnowledgeBase: z
+      .object({ count: z.number().int().min(4).max(100_000).optional(), raft: z.boolean().optional() })
+      .strict()
+      .optional(),
+    base: z.string().min(1).optional(),
+    backend: z.enum(['local', 'openai']).optional(),
+    hyperparameters: z
+      .object({
+        rank: z.number().int().min(1).max(1024).optional(),
+        alpha: z.number().min(0).optional(),
+        dropout: z.number().min(0).max(1).optional(),
+        targetModules: z.array(z.string().min(1)).min(1).optional(),
+        learningRate: z.number().positive().optional(),
+        epochs: z.number().int().min(1).max(1000).optional(),
+        batchSize: z.number().int().min(1).optional(),
+        gradientAccumulation: z.number().int().min(1).optional(),
+        maxSeqLength: z.number().int().min(16).optional(),
+        seed: z.number().int().min(0).optional(),
+        checkpointEvery: z.number().int().min(1).optional(),
+        evalEvery: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .optional(),
+    allowUnscanned: z.boolean().optional(),
+  })
+  .strict()
+  .openapi('FinetuneRequest');
+
 export const PullBody = z
   .object({ names: z.array(z.string().min(1)).max(20).optional() })
   .strict()

@@ -352,3 +352,56 @@ describe('MCP over streamable HTTP, with the SDK’s own client', () => {
     assert.equal((await call('/mcp', undefined, { method: 'POST', body: '{}' })).status, 401);
   });
 });
+
+describe('fine-tuning jobs over HTTP (a real LoRA run on the small model)', () => {
+  it('an admin starts a job, follows its events live over SSE, and gets the adapter; others get 403/404', async () => {
+    const data = join(work, 'payday.jsonl');
+    const line = JSON.stringify({
+      messages: [
+        { role: 'user', content: 'When is payday?' },
+        { role: 'assistant', content: 'The last working day of the month.' },
+      ],
+    });
+    writeFileSync(data, `${line}\n${line}\n${line}\n${line}\n`);
+    const body = {
+      data,
+      base: 'smollm2-135m-instruct',
+      allowUnscanned: true,
+      hyperparameters: { epochs: 1, maxSeqLength: 64, rank: 4 },
+    };
+    assert.equal((await postJson('/api/finetune/jobs', keys.bob, body)).status, 403);
+    await assert.equal(
+      (await postJson('/api/finetune/jobs', keys.admin, { ...body, epochs: 1 })).status,
+      400,
+    );
+    const res = await postJson('/api/finetune/jobs', keys.admin, body);
+    assert.equal(res.status, 202, await res.clone().text());
+    const job = (await res.json()) as { id: string; status: string };
+    assert.match(job.id, /^ft-[0-9a-f]+$/);
+    const events = await call(`/api/finetune/jobs/${job.id}/events`, keys.admin);
+    assert.match(events.headers.get('content-type') ?? '', /text\/event-stream/);
+    const text = await events.text();
+    const names = [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    assert.ok(names.includes('started') && names.includes('step'), names.join(','));
+    assert.equal(names.at(-1), 'job');
+    const final = JSON.parse(
+      text
+        .trim()
+        .split('\n')
+        .at(-1)!
+        .replace(/^data: /, ''),
+    ) as {
+      status: string;
+      adapterId?: string;
+    };
+    assert.equal(final.status, 'succeeded', text.slice(-2000));
+    assert.ok(final.adapterId);
+    const listed = (await (await call('/api/finetune/jobs', keys.admin)).json()) as {
+      jobs: { id: string }[];
+    };
+    assert.ok(listed.jobs.some((j) => j.id === job.id));
+    assert.equal((await call(`/api/finetune/jobs/${job.id}`, keys.bob)).status, 403);
+    assert.equal((await call('/api/finetune/jobs/ft-00000000', keys.admin)).status, 404);
+    assert.equal((await call('/api/finetune/jobs/..%2F..%2Fetc', keys.admin)).status, 404);
+  });
+});
