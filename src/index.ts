@@ -1,12 +1,20 @@
 export * from './advise/index.ts';
 export * from './answer/index.ts';
-export { Attune, type AttuneOptions } from './attune.ts';
+export {
+  Attune,
+  type AttuneOptions,
+  type FinetuneOptions,
+  type FinetuneRunOptions,
+  type ModelCatalogEntry,
+} from './attune.ts';
 export * from './audit/index.ts';
 export * from './config/index.ts';
 export * from './eval/index.ts';
 export * from './finetune/index.ts';
 export * from './ingest/index.ts';
+export * from './keys/index.ts';
 export * from './knowledge/index.ts';
 export * from './models/index.ts';
 export * from './retrieve/index.ts';
+export * from './server/index.ts';
 export * from './store/index.ts';

@@ -15,7 +15,7 @@ import {
   type FineTuningTestServer,
   type FineTuningTestServerOptions,
   startFineTuningTestServer,
-} from './openai-finetuning-test-server.ts';
+} from '../../test-support/openai-finetuning-test-server.ts';
 import type { Hyperparameters, TrainingEvent, TrainOptions } from './trainer-spec.ts';
 
 // The real OpenAI service is not reachable from here: every test runs against the local server that

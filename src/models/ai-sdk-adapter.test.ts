@@ -11,7 +11,7 @@ import {
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, ChatResult, ChatStreamPart, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
-import { type OpenAITestServer, startOpenAITestServer } from './openai-test-server.ts';
+import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 
 const usage = (input: number, output: number) => ({

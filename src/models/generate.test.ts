@@ -13,7 +13,7 @@ import { AttuneError, SchemaNotSupportedError } from './model-error.ts';
 import type { ChatModel, EmbeddingModel, Tokenizer } from './model-spec.ts';
 import type { Models } from './models.ts';
 import { createOpenAICompatible } from './openai-compatible-provider.ts';
-import { startOpenAITestServer } from './openai-test-server.ts';
+import { startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 import { cosineSimilarity } from './vector-math.ts';
 

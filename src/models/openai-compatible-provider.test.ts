@@ -4,7 +4,7 @@ import { AttuneError } from './model-error.ts';
 import type { ChatModel, ChatResult, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
 import { createOpenAICompatible, ModelServerError, serverSentEvents } from './openai-compatible-provider.ts';
-import { type OpenAITestServer, startOpenAITestServer } from './openai-test-server.ts';
+import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 import { cosineSimilarity } from './vector-math.ts';
 

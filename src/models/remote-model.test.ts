@@ -7,7 +7,7 @@ import { Attune } from '../attune.ts';
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
-import { type OpenAITestServer, startOpenAITestServer } from './openai-test-server.ts';
+import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { estimatingTokenizer, parseRemoteModelName } from './remote-model.ts';
 import { testModels } from './testing.ts';
 

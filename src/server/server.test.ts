@@ -7,6 +7,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import OpenAI from 'openai';
 import { Attune } from '../attune.ts';
+import {
+  embedMany,
+  generateText,
+  remoteChatModel,
+  remoteEmbeddingModel,
+  streamText,
+} from '../models/index.ts';
 import { type RunningServer, startServer } from './index.ts';
 
 // The real server on a random loopback port, over a real knowledge base with the default local
@@ -192,6 +199,21 @@ describe('HTTP API: answers (real models)', () => {
       client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
       (e: unknown) => (e as { status?: number }).status === 404,
     );
+  });
+
+  it('Attune’s own OpenAI-compatible provider works against this endpoint, streaming and not', async () => {
+    const model = remoteChatModel(`openai-compatible:${server.url}/v1#attune`, { apiKey: keys.bob });
+    const messages = [{ role: 'user' as const, content: 'Where do orders ship from?' }];
+    const result = await generateText({ model, messages });
+    assert.match(result.text, /Leeds/);
+    let streamed = '';
+    for await (const delta of streamText({ model, messages }).textStream) streamed += delta;
+    assert.match(streamed, /Leeds/);
+    const embedder = remoteEmbeddingModel(`openai-compatible:${server.url}/v1#all-minilm-l6-v2`, {
+      apiKey: keys.bob,
+    });
+    const { embeddings } = await embedMany({ model: embedder, values: ['Leeds warehouse'] });
+    assert.equal(embeddings[0]!.length, 384);
   });
 
   it('queues answers on the generator and refuses with 503 + Retry-After beyond the queue', async () => {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AttuneError } from './model-error.ts';
-import type { ChatCallOptions, ChatMessage, ChatModel, ChatResult, EmbeddingModel } from './model-spec.ts';
+import { AttuneError } from '../src/models/model-error.ts';
+import type { ChatCallOptions, ChatMessage, ChatModel, ChatResult, EmbeddingModel } from '../src/models/model-spec.ts';
 
 export type RecordedRequest = {
   method: string;
