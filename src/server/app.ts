@@ -837,6 +837,46 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
     },
   );
 
+  // Routes whose handlers are plain Hono (no body to validate) are still described.
+  const describe = (
+    method: 'get' | 'post',
+    path: string,
+    summary: string,
+    options: { params?: boolean; open?: boolean; type?: string } = {},
+  ) =>
+    app.openAPIRegistry.registerPath({
+      method,
+      path,
+      summary,
+      ...(options.open ? {} : { security }),
+      ...(options.params ? { request: { params: IdParam } } : {}),
+      responses: {
+        200: { description: 'ok', content: { [options.type ?? 'application/json']: { schema: AnyJson } } },
+        ...(options.open ? {} : problems),
+      },
+    });
+  describe('get', '/health', 'Liveness and the generation queue', { open: true });
+  describe('get', '/api/audit/export', 'Every visible audit record as JSON lines', {
+    type: 'application/x-ndjson',
+  });
+  describe('get', '/api/eval/runs', 'Eval runs (admin)');
+  describe('get', '/api/eval/runs/{id}', 'An eval run’s report (admin)', { params: true });
+  describe('get', '/api/eval/runs/{id}/report.html', 'An eval run’s HTML report (admin)', {
+    params: true,
+    type: 'text/html',
+  });
+  describe('get', '/api/finetune/jobs', 'Fine-tuning jobs (admin)');
+  describe('get', '/api/finetune/jobs/{id}', 'One fine-tuning job (admin)', { params: true });
+  describe('post', '/api/finetune/jobs/{id}/cancel', 'Stop a running job; it checkpoints first (admin)', {
+    params: true,
+  });
+  describe('get', '/api/finetune/jobs/{id}/events', 'A job’s events, replayed then live, as SSE (admin)', {
+    params: true,
+    type: 'text/event-stream',
+  });
+  describe('get', '/api/models', 'The model catalog');
+  describe('get', '/v1/models', 'OpenAI-compatible model list');
+
   // --- MCP (streamable HTTP) --------------------------------------------------------------------
   app.all('/mcp', (c) =>
     handleMcpRequest(c.req.raw, {
