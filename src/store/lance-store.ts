@@ -45,6 +45,7 @@ import {
   InvalidWriteError,
   StoreClosedError,
   StoreError,
+  StoreNotFoundError,
   VersionPrunedError,
 } from './store-error.ts';
 import { WriteLock } from './write-lock.ts';
@@ -188,9 +189,7 @@ export async function openLanceStore(options: LanceStoreOptions = {}): Promise<L
   else {
     if (options.embedding === undefined) {
       db.close();
-      throw new StoreError(`There is no knowledge store at ${dir}.`, {
-        hint: 'Ingest something first; creating a store needs the embedding model.',
-      });
+      throw new StoreNotFoundError(dir);
     }
     validateEmbedding(options.embedding);
     const rows = [

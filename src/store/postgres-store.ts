@@ -48,6 +48,7 @@ import {
   StoreClosedError,
   StoreError,
   StoreLockedError,
+  StoreNotFoundError,
   VersionPrunedError,
 } from './store-error.ts';
 
@@ -109,9 +110,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   try {
     const exists = await tableExists(bootstrap, schema, 'meta');
     if (!exists && options.embedding === undefined) {
-      throw new StoreError(`There is no knowledge store at ${where}.`, {
-        hint: 'Ingest something first; creating a store needs the embedding model.',
-      });
+      throw new StoreNotFoundError(where);
     }
     await bootstrap.query('BEGIN');
     try {
