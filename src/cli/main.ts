@@ -9,6 +9,7 @@ import { registerEvalCommands } from './eval-command.ts';
 import { registerFinetuneCommands } from './finetune-command.ts';
 import { registerKnowledgeCommands } from './knowledge-command.ts';
 import { registerModelsCommand } from './models-command.ts';
+import { registerStoreCommands } from './store-command.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   registerFinetuneCommands(program, context);
   registerEvalCommands(program, context);
   registerAdviseCommand(program, context);
+  registerStoreCommands(program, context);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -613,13 +613,13 @@ async function listAll(store: KnowledgeStore): Promise<StoredDocument[]> {
   }
 }
 
-function indexDirName(model: string): string {
+export function indexDirName(model: string): string {
   return `index-${model.replace(/[^a-zA-Z0-9._-]+/g, '_')}`;
 }
 
 type Pointer = { index: string; embeddingModel: string };
 
-async function readPointer(dir: string): Promise<Pointer | undefined> {
+export async function readPointer(dir: string): Promise<Pointer | undefined> {
   const path = join(dir, POINTER_FILE);
   if (!existsSync(path)) return undefined;
   try {
@@ -632,7 +632,7 @@ async function readPointer(dir: string): Promise<Pointer | undefined> {
 }
 
 /** Written to a temporary file and renamed: the switch to a new index is one atomic step. */
-async function writePointer(dir: string, pointer: Pointer): Promise<void> {
+export async function writePointer(dir: string, pointer: Pointer): Promise<void> {
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `${POINTER_FILE}.${process.pid}.tmp`);
   await writeFile(tmp, `${JSON.stringify(pointer, null, 2)}\n`);

@@ -1,3 +1,11 @@
+export {
+  type CopyProgress,
+  type CopyStoreOptions,
+  type CopyStoreResult,
+  copyStore,
+  type StoreCounts,
+  storeChecksum,
+} from './copy-store.ts';
 export type {
   DocumentSnapshot,
   DocumentWrite,

@@ -557,6 +557,18 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     return rows.map(toStoredChunk).sort((a, b) => a.ordinal - b.ordinal);
   }
 
+  async chunkVectors(docId: string): Promise<Map<number, Float32Array>> {
+    this.#assertOpen();
+    const rows = await this.#tables.entries
+      .query()
+      .where(and(LIVE_CHUNKS, `doc_id = ${sqlString(docId)}`))
+      .select(['ordinal', 'vector'])
+      .toArray();
+    return new Map(
+      rows.map((row) => [Number(row.ordinal), Float32Array.from(row.vector as Iterable<number>)] as const),
+    );
+  }
+
   async denseSearch(vector: readonly number[] | Float32Array, options: SearchOptions): Promise<SearchHit[]> {
     this.#assertOpen();
     if (vector.length !== this.#embedding.dimensions) {

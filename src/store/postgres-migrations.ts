@@ -116,13 +116,20 @@ export const migrations: Migration[] = [
     version: 2,
     name: 'audit records',
     sql: () => `
+      -- The whole record as JSON; the columns beside it are what is queried.
       CREATE TABLE audit_records (
         seq bigserial PRIMARY KEY,
         id text NOT NULL UNIQUE,
-        at timestamptz NOT NULL,
+        time text NOT NULL,
+        user_name text NOT NULL,
+        status text NOT NULL,
+        cache_key text,
+        cached boolean NOT NULL,
         record jsonb NOT NULL
       );
-      CREATE INDEX audit_records_at ON audit_records (at);
+      CREATE INDEX audit_records_user_time ON audit_records (user_name, time);
+      CREATE INDEX audit_records_time ON audit_records (time);
+      CREATE INDEX audit_records_cache_key ON audit_records (cache_key) WHERE cache_key IS NOT NULL;
     `,
   },
 ];

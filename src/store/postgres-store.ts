@@ -629,6 +629,17 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
     return rows.rows.map(toStoredChunk);
   }
 
+  async chunkVectors(docId: string): Promise<Map<number, Float32Array>> {
+    this.#assertOpen();
+    const rows = await this.#pool.query(
+      'SELECT ordinal, embedding::real[] AS v FROM chunks WHERE doc_id = $1',
+      [docId],
+    );
+    return new Map(
+      rows.rows.map((row) => [Number(row.ordinal), Float32Array.from(row.v as number[])] as const),
+    );
+  }
+
   /**
    * The HNSW index answers first. It filters (ACL, metadata) while it walks, so a very selective
    * filter can leave it short of `k` among its `ef_search` candidates; then the same query runs
@@ -1089,12 +1100,17 @@ function toStoredDocument(row: Row): StoredDocument {
     source: String(row.source),
     title: String(row.title),
     metadata: row.metadata as Record<string, MetadataValue>,
-    acl: row.acl as Acl,
+    // jsonb orders keys its own way; give the ACL back in the shape it was written in.
+    acl: toAcl(row.acl as Acl),
     contentHash: String(row.content_hash),
     version: Number(row.version),
     chunkCount: Number(row.chunk_count),
     updatedAt: (row.updated_at as Date).toISOString(),
   };
+}
+
+function toAcl(acl: Acl): Acl {
+  return { public: acl.public, users: acl.users, groups: acl.groups };
 }
 
 function toStoredChunk(row: Row): StoredChunk {
