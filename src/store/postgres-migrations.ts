@@ -90,7 +90,8 @@ export const migrations: Migration[] = [
         tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
         PRIMARY KEY (doc_id, ordinal)
       );
-      CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);
+      -- The HNSW index (chunks_embedding) is built by optimize() once the table outgrows exact
+      -- search: one bulk build is far cheaper than maintaining the graph row by row from the start.
       CREATE INDEX chunks_tsv ON chunks USING gin (tsv);
       CREATE INDEX chunks_readers ON chunks USING gin (readers);
       CREATE INDEX chunks_metadata ON chunks USING gin (metadata jsonb_path_ops);

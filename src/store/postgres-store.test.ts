@@ -31,8 +31,7 @@ after(async () => {
 runKnowledgeStoreConformance(
   'PostgreSQL + pgvector',
   async (embedding) => openPostgresStore({ url, schema: nextSchema('conformance'), embedding }),
-  // The HNSW index exists from the first row: dense search is always `ann`.
-  { annThresholdRows: 0 },
+  { annThresholdRows: 5000 },
 );
 
 function startWriter(schema: string, mode: string, docCount: number): ChildProcess {
@@ -310,14 +309,22 @@ describe('PostgreSQL store: crashes, dropped connections, locks, migrations', ()
 
   it('searches through the HNSW index, falls back to exact for a selective ACL, and fuses hybrid in one query', async () => {
     const schema = nextSchema('plans');
-    const store = await openPostgresStore({ url, schema, embedding: crashEmbedding, efSearch: 10 });
+    const store = await openPostgresStore({
+      url,
+      schema,
+      embedding: crashEmbedding,
+      efSearch: 10,
+      annThresholdRows: 500,
+    });
     // Of two hundred documents, ann may read one: the index's first candidates are all someone else's.
     const writes = Array.from({ length: 200 }, (_, i) => crashDocument(i, 1));
     for (const w of writes) w.document.acl = { public: false, users: ['bob'], groups: [] };
     const secret = writes[7]!;
     secret.document.acl = { public: false, users: ['ann'], groups: [] };
-    await store.upsertDocuments(writes, 1);
-    await store.optimize();
+    await store.upsertDocuments(writes.slice(0, 100), 1);
+    assert.equal((await store.optimize()).denseIndex, 'exact', 'below the threshold: no index yet');
+    await store.upsertDocuments(writes.slice(100), 1);
+    assert.equal((await store.optimize()).denseIndex, 'ann');
     const plan = await sql<{ 'QUERY PLAN': string }>(
       `EXPLAIN SELECT doc_id FROM ${schema}.chunks ORDER BY embedding <=> '[1,0,0,0,0,0,0,0]' LIMIT 5`,
     );

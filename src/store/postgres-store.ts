@@ -3,7 +3,8 @@
  * knowledge base, in a database the organisation already runs, backs up and replicates.
  *
  * Tables live in one schema (default `attune`), created by versioned migrations on open. The live
- * state of each document is one `documents` row and its `chunks` rows (vector with an HNSW index,
+ * state of each document is one `documents` row and its `chunks` rows (vector with an HNSW index
+ * once `optimize` finds enough rows,
  * generated tsvector with a GIN index, the document's ACL and metadata copied in and indexed);
  * every published state is a `document_states` row and superseded chunks move to `chunk_history`.
  * A batch write is one transaction: readers see each document (indeed the whole batch) old or new,
@@ -65,6 +66,13 @@ export type PostgresStoreOptions = {
   maxConnections?: number;
   /** How long a writer waits for another process's write lock. Default 10 s. */
   lockTimeoutMs?: number;
+  /**
+   * Dense search is exact (a scan) below this many chunks; `optimize` builds the HNSW index above,
+   * and PostgreSQL maintains it on every write from then on. Default 5000.
+   */
+  annThresholdRows?: number;
+  /** HNSW graph degree and build candidate list (pgvector's `m`, `ef_construction`). Default 16, 64. */
+  hnsw?: { m?: number; efConstruction?: number };
   /** HNSW candidate list per query (pgvector's `hnsw.ef_search`). Default 100. */
   efSearch?: number;
   /** For crash tests: runs inside a write's transaction, after its rows are written, before COMMIT. */
@@ -73,6 +81,7 @@ export type PostgresStoreOptions = {
 
 const DEFAULT_SCHEMA = 'attune';
 const DEFAULT_EF_SEARCH = 100;
+const DEFAULT_ANN_THRESHOLD = 5000;
 // Keeps each statement's parameter arrays and the transaction's lock set bounded.
 const MAX_BATCH_DOCUMENTS = 500;
 const WRITE_LOCK_CLASS = 0x41_54_57_52; // "ATWR"
@@ -826,9 +835,8 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
   }
 
   /**
-   * Prunes history past `retainVersions` and refreshes planner statistics. The HNSW index is
-   * maintained by PostgreSQL on every write, so dense search is always `ann` (with an exact
-   * fallback for filters too selective for it, see denseSearch).
+   * Prunes history past `retainVersions`, builds the HNSW index once the chunks outgrow exact
+   * search (PostgreSQL maintains it on every write after that), and refreshes planner statistics.
    */
   async optimize(options: OptimizeOptions = {}): Promise<OptimizeResult> {
     return this.#write(async (client) => {
@@ -875,9 +883,31 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
         }
         return { prunedRows, historyFrom };
       });
+      const denseIndex = await this.#ensureDenseIndex(client);
       await client.query('ANALYZE chunks, documents, document_states');
-      return { denseIndex: 'ann', ...pruned };
+      return { denseIndex, ...pruned };
     });
+  }
+
+  // CREATE INDEX takes a SHARE lock: reads go on during the build, writes wait for it. The writer
+  // lock already keeps other Attune writers out; IF NOT EXISTS covers a foreign one.
+  async #ensureDenseIndex(client: pg.Client): Promise<OptimizeResult['denseIndex']> {
+    const exists = await client.query("SELECT to_regclass('chunks_embedding') IS NOT NULL AS ok");
+    if (exists.rows[0]?.ok === true) return 'ann';
+    const rows = Number((await client.query('SELECT count(*) AS n FROM chunks')).rows[0].n);
+    if (rows < (this.#options.annThresholdRows ?? DEFAULT_ANN_THRESHOLD)) return 'exact';
+    const m = this.#options.hnsw?.m ?? 16;
+    const efConstruction = this.#options.hnsw?.efConstruction ?? 64;
+    if (![m, efConstruction].every((x) => Number.isInteger(x) && x > 0)) {
+      throw new StoreError(
+        `HNSW settings must be positive integers, got m=${m}, ef_construction=${efConstruction}.`,
+      );
+    }
+    await client.query(
+      `CREATE INDEX IF NOT EXISTS chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops)
+       WITH (m = ${m}, ef_construction = ${efConstruction})`,
+    );
+    return 'ann';
   }
 
   /** Connections in use and idle, for `attune status` and the benchmark. */

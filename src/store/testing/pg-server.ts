@@ -29,6 +29,8 @@ export type PgServer = {
   dataDir: string;
   /** Creates a fresh database and returns its URL: one per test keeps tests independent. */
   createDatabase(name?: string): Promise<string>;
+  /** The last few kB of the server's log, for a failing test or a slow statement. */
+  log(): string;
   stop(): Promise<void>;
 };
 
@@ -76,7 +78,14 @@ function runAs(): { uid: number; gid: number } | undefined {
   return process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
 }
 
-export async function startPgServer(): Promise<PgServer> {
+export type PgServerOptions = {
+  /** Keep fsync and synchronous commit on, as a production server has them (benchmarks). Default off. */
+  durable?: boolean;
+  /** Extra server settings, e.g. `{ shared_buffers: '1GB' }`. */
+  settings?: Record<string, string>;
+};
+
+export async function startPgServer(options: PgServerOptions = {}): Promise<PgServer> {
   const bin = ensurePgBinaries();
   const root = mkdtempSync(join(tmpdir(), 'attune-pg-'));
   const dataDir = join(root, 'data');
@@ -99,7 +108,7 @@ export async function startPgServer(): Promise<PgServer> {
   let log = '';
   for (let attempt = 0; attempt < 5 && child === undefined; attempt++) {
     port = await freePort();
-    // Durability off: a test server's data dies with it; fsync only costs the tests time.
+    // Durability off unless asked for: a test server's data dies with it; fsync only costs time.
     const candidate = spawn(
       join(bin, 'postgres'),
       [
@@ -111,21 +120,17 @@ export async function startPgServer(): Promise<PgServer> {
         '127.0.0.1',
         '-k',
         root,
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-        '-c',
-        'max_connections=100',
-        '-c',
-        'shared_buffers=128MB',
+        ...Object.entries({
+          ...(options.durable ? {} : { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' }),
+          max_connections: '100',
+          shared_buffers: '128MB',
+          ...options.settings,
+        }).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], ...(user ?? {}) },
     );
     candidate.stderr?.on('data', (data: Buffer) => {
-      log = (log + data.toString()).slice(-8000);
+      log = (log + data.toString()).slice(-64_000);
     });
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     if (await waitReady(url, candidate)) child = candidate;
@@ -152,6 +157,7 @@ export async function startPgServer(): Promise<PgServer> {
       }
       return `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(name)}`;
     },
+    log: () => log,
     async stop() {
       if (server.exitCode === null && server.signalCode === null) {
         const exited = new Promise((done) => server.once('exit', done));
