@@ -12,7 +12,7 @@ import {
   renderCostCurveSvg,
 } from './advise/index.ts';
 import { Answerer, type AnswerResult, type AskOptions } from './answer/index.ts';
-import { type AuditLog, type AuditRecord, LanceAuditLog } from './audit/index.ts';
+import { type AuditLog, type AuditRecord, LanceAuditLog, PostgresAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
 import {
   buildReport,
@@ -168,11 +168,14 @@ export class Attune {
     return this.#kb;
   }
 
-  /** The answer audit trail, beside the knowledge base in the same directory. */
+  /** The answer audit trail: beside the knowledge base in its directory, or in its PostgreSQL database. */
   audit(): Promise<AuditLog> {
     // Through the knowledge base: a mistyped ATTUNE_DIR is an error, never a new empty audit log.
-    this.#audit ??= this.knowledgeBase({ create: false }).then(() =>
-      LanceAuditLog.open(join(this.config.dir, 'audit')),
+    this.#audit ??= this.knowledgeBase({ create: false }).then(
+      (): Promise<AuditLog> =>
+        this.config.store.kind === 'postgres'
+          ? PostgresAuditLog.open({ url: this.config.store.url ?? '' })
+          : LanceAuditLog.open(join(this.config.dir, 'audit')),
     );
     this.#audit.catch(() => {
       this.#audit = undefined;

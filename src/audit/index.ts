@@ -7,3 +7,4 @@ export type {
   AuditTimings,
 } from './audit-record.ts';
 export { LanceAuditLog } from './lance-audit-log.ts';
+export { PostgresAuditLog, type PostgresAuditLogOptions } from './postgres-audit-log.ts';

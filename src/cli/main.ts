@@ -10,6 +10,7 @@ import { registerFinetuneCommands } from './finetune-command.ts';
 import { registerKnowledgeCommands } from './knowledge-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 import { registerServeCommands } from './serve-command.ts';
+import { registerStoreCommands } from './store-command.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   registerEvalCommands(program, context);
   registerAdviseCommand(program, context);
   registerServeCommands(program, context);
+  registerStoreCommands(program, context);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -48,4 +48,18 @@ describe('loadConfig', () => {
     writeFileSync(join(bad, 'attune.config.json'), '{ nope');
     assert.throws(() => loadConfig({ cwd: bad, env: {} }), /attune\.config\.json is not valid JSON/);
   });
+  it('chooses the store: embedded LanceDB by default, PostgreSQL from ATTUNE_STORE_URL', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'attune-config-'));
+    assert.deepEqual(loadConfig({ cwd, env: {} }).store, { kind: 'lancedb' });
+    const url = 'postgres://attune@db.internal:5432/kb';
+    assert.deepEqual(loadConfig({ cwd, env: { ATTUNE_STORE_URL: url } }).store, { kind: 'postgres', url });
+    writeFileSync(join(cwd, 'attune.config.json'), JSON.stringify({ store: { kind: 'postgres' } }));
+    assert.throws(
+      () => loadConfig({ cwd, env: {} }),
+      (e: unknown) =>
+        e instanceof ConfigError && /store\.url/.test(e.message) && /ATTUNE_STORE_URL/.test(e.message),
+    );
+    writeFileSync(join(cwd, 'attune.config.json'), JSON.stringify({ store: { kind: 'mysql' } }));
+    assert.throws(() => loadConfig({ cwd, env: {} }), /store\.kind/);
+  });
 });

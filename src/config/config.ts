@@ -14,6 +14,21 @@ export const configSchema = z
     home: z.string().min(1),
     /** Embedded knowledge base directory (ATTUNE_DIR). */
     dir: z.string().min(1),
+    /**
+     * Where the knowledge store lives: the embedded LanceDB tables under `dir` (the default), or a
+     * PostgreSQL database with pgvector at `url` (ATTUNE_STORE_URL sets both).
+     */
+    store: z
+      .object({
+        kind: z.enum(['lancedb', 'postgres']),
+        url: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((store) => store.kind !== 'postgres' || store.url !== undefined, {
+        message:
+          'store.kind "postgres" needs store.url (postgres://user:password@host:5432/db), or set ATTUNE_STORE_URL',
+        path: ['url'],
+      }),
     models: z
       .object({
         chat: z.string().min(1),
@@ -68,6 +83,7 @@ export function defaultConfig(cwd: string): AttuneConfig {
   return {
     home: join(homedir(), '.cache', 'attune'),
     dir: join(cwd, '.attune'),
+    store: { kind: 'lancedb' },
     models: { chat: 'qwen2.5-coder-1.5b-instruct', embedding: 'all-minilm-l6-v2', reranker: '', threads: 0 },
     python: 'python3',
     ingest: { aclRules: [], maxFileBytes: 50 * 1024 * 1024, chunkTokens: 0, overlapTokens: 32 },
@@ -136,6 +152,7 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
   const openai: Record<string, unknown> = {};
   if (env.ATTUNE_HOME) out.home = resolve(env.ATTUNE_HOME);
   if (env.ATTUNE_DIR) out.dir = resolve(env.ATTUNE_DIR);
+  if (env.ATTUNE_STORE_URL) out.store = { kind: 'postgres', url: env.ATTUNE_STORE_URL };
   if (env.ATTUNE_PYTHON) out.python = env.ATTUNE_PYTHON;
   if (env.ATTUNE_CHAT_MODEL) models.chat = env.ATTUNE_CHAT_MODEL;
   if (env.ATTUNE_EMBEDDING_MODEL) models.embedding = env.ATTUNE_EMBEDDING_MODEL;

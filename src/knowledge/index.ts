@@ -1,3 +1,4 @@
+export { type CopyKnowledgeBaseResult, copyKnowledgeBase } from './copy-knowledge-base.ts';
 export {
   embeddingText,
   KnowledgeBase,

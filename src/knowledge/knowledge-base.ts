@@ -21,9 +21,10 @@ import {
   type EmbeddedChunk,
   type KbVersion,
   type KnowledgeStore,
-  openLanceStore,
+  openKnowledgeStore,
   type Principal,
   type StoredDocument,
+  StoreNotFoundError,
   type UpsertResult,
 } from '../store/index.ts';
 
@@ -99,8 +100,18 @@ export class KnowledgeBase {
   static async open(
     config: AttuneConfig,
     models: Models,
-    options: { create?: boolean } = {},
+    options: {
+      create?: boolean;
+      /** An already open store to use instead of the configured one (its embedding model must match). */
+      store?: KnowledgeStore;
+    } = {},
   ): Promise<KnowledgeBase> {
+    const wanted = config.models.embedding;
+    if (options.store !== undefined) {
+      await assertEmbedding(options.store, wanted, 'the given store');
+      return new KnowledgeBase(config, models, options.store, wanted);
+    }
+    if (config.store.kind === 'postgres') return KnowledgeBase.#openShared(config, models, options);
     const kind = await stat(config.dir).then(
       (s) => (s.isDirectory() ? 'dir' : 'other'),
       () => 'missing',
@@ -114,7 +125,6 @@ export class KnowledgeBase {
       throw new AttuneError(`There is no knowledge base in ${config.dir}.`, {
         hint: 'Check ATTUNE_DIR (or --dir), or create one with: attune sync <folder|file|url>',
       });
-    const wanted = config.models.embedding;
     if (pointer && pointer.embeddingModel !== wanted) {
       throw new AttuneError(
         `The knowledge base in ${config.dir} was indexed with "${pointer.embeddingModel}", but the configured embedding model is "${wanted}".`,
@@ -125,11 +135,40 @@ export class KnowledgeBase {
     }
     const indexDir = join(config.dir, pointer?.index ?? indexDirName(wanted));
     const embedder = await models.embedding(wanted);
-    const store = await openLanceStore({
-      dir: indexDir,
-      embedding: { modelId: wanted, dimensions: embedder.dimensions },
-    });
+    const store = await openKnowledgeStore(
+      { kind: 'lancedb', dir: indexDir },
+      { embedding: { modelId: wanted, dimensions: embedder.dimensions } },
+    );
     if (!pointer) await writePointer(config.dir, { index: basename(indexDir), embeddingModel: wanted });
+    return new KnowledgeBase(config, models, store, wanted);
+  }
+
+  /**
+   * The knowledge base in a PostgreSQL database (config.store.url): no pointer file, the store's
+   * own metadata names its embedding model, and several processes may open it at once.
+   */
+  static async #openShared(
+    config: AttuneConfig,
+    models: Models,
+    options: { create?: boolean },
+  ): Promise<KnowledgeBase> {
+    const wanted = config.models.embedding;
+    const location = { kind: 'postgres' as const, url: config.store.url ?? '' };
+    let store: KnowledgeStore;
+    try {
+      store = await openKnowledgeStore(location);
+    } catch (error) {
+      if (!(error instanceof StoreNotFoundError)) throw error;
+      if (options.create === false)
+        throw new AttuneError(error.message.replace('knowledge store', 'knowledge base'), {
+          hint: 'Check ATTUNE_STORE_URL (or store.url), or create one with: attune sync <folder|file|url>',
+        });
+      const embedder = await models.embedding(wanted);
+      store = await openKnowledgeStore(location, {
+        embedding: { modelId: wanted, dimensions: embedder.dimensions },
+      });
+    }
+    await assertEmbedding(store, wanted, 'the PostgreSQL knowledge store');
     return new KnowledgeBase(config, models, store, wanted);
   }
 
@@ -338,21 +377,25 @@ export class KnowledgeBase {
     newModel: string,
     onProgress?: (p: SyncProgress) => void,
   ): Promise<{ from: string; to: string; documents: number; chunksEmbedded: number }> {
+    if (config.store.kind === 'postgres')
+      throw new AttuneError('reindex does not support the PostgreSQL store yet.', {
+        hint: 'Copy the store to a LanceDB directory (attune store copy), reindex there, and copy it back.',
+      });
     const pointer = await readPointer(config.dir);
     if (!pointer) throw new AttuneError(`There is no knowledge base in ${config.dir} to reindex.`);
     if (pointer.embeddingModel === newModel) {
       return { from: newModel, to: newModel, documents: 0, chunksEmbedded: 0 };
     }
-    const old = await openLanceStore({ dir: join(config.dir, pointer.index) });
+    const old = await openKnowledgeStore({ kind: 'lancedb', dir: join(config.dir, pointer.index) });
     // Holding the old index's writer lock keeps syncs out until the switch, so none is lost.
     await old.beginWrite();
     const embedder = await models.embedding(newModel);
     const tokenizer = await models.tokenizer(newModel);
     const targetName = `${indexDirName(newModel)}-${Date.now()}`;
-    const target = await openLanceStore({
-      dir: join(config.dir, targetName),
-      embedding: { modelId: newModel, dimensions: embedder.dimensions },
-    });
+    const target = await openKnowledgeStore(
+      { kind: 'lancedb', dir: join(config.dir, targetName) },
+      { embedding: { modelId: newModel, dimensions: embedder.dimensions } },
+    );
     let chunksEmbedded = 0;
     let documents = 0;
     try {
@@ -459,6 +502,16 @@ export class KnowledgeBase {
 
 type DocumentChunks = { document: Document; chunks: Chunk[] };
 
+async function assertEmbedding(store: KnowledgeStore, wanted: string, what: string): Promise<void> {
+  const stored = (await store.embeddingModel()).modelId;
+  if (stored === wanted) return;
+  await store.close();
+  throw new AttuneError(
+    `${what} was indexed with "${stored}", but the configured embedding model is "${wanted}".`,
+    { hint: `Configure --embedding-model ${stored}, or reindex the knowledge base with ${wanted}.` },
+  );
+}
+
 /**
  * Embeds documents' chunks and writes the documents, batch by batch: documents are gathered until
  * their chunks reach `batchChunks`, embedded together (EMBED_BATCH texts per model call, across
@@ -560,13 +613,13 @@ async function listAll(store: KnowledgeStore): Promise<StoredDocument[]> {
   }
 }
 
-function indexDirName(model: string): string {
+export function indexDirName(model: string): string {
   return `index-${model.replace(/[^a-zA-Z0-9._-]+/g, '_')}`;
 }
 
 type Pointer = { index: string; embeddingModel: string };
 
-async function readPointer(dir: string): Promise<Pointer | undefined> {
+export async function readPointer(dir: string): Promise<Pointer | undefined> {
   const path = join(dir, POINTER_FILE);
   if (!existsSync(path)) return undefined;
   try {
@@ -579,7 +632,7 @@ async function readPointer(dir: string): Promise<Pointer | undefined> {
 }
 
 /** Written to a temporary file and renamed: the switch to a new index is one atomic step. */
-async function writePointer(dir: string, pointer: Pointer): Promise<void> {
+export async function writePointer(dir: string, pointer: Pointer): Promise<void> {
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `${POINTER_FILE}.${process.pid}.tmp`);
   await writeFile(tmp, `${JSON.stringify(pointer, null, 2)}\n`);

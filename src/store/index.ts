@@ -1,3 +1,11 @@
+export {
+  type CopyProgress,
+  type CopyStoreOptions,
+  type CopyStoreResult,
+  copyStore,
+  type StoreCounts,
+  storeChecksum,
+} from './copy-store.ts';
 export type {
   DocumentSnapshot,
   DocumentWrite,
@@ -20,6 +28,18 @@ export type {
 export { canRead, matchesFilter } from './knowledge-store.ts';
 export { LanceKnowledgeStore, type LanceStoreOptions, openLanceStore } from './lance-store.ts';
 export {
+  type OpenStoreOptions,
+  openKnowledgeStore,
+  parseStoreLocation,
+  type StoreLocation,
+} from './open-store.ts';
+export {
+  migratePostgresStore,
+  openPostgresStore,
+  PostgresKnowledgeStore,
+  type PostgresStoreOptions,
+} from './postgres-store.ts';
+export {
   anonymous,
   type Principal,
   PrincipalError,
@@ -32,5 +52,6 @@ export {
   StoreClosedError,
   StoreError,
   StoreLockedError,
+  StoreNotFoundError,
   VersionPrunedError,
 } from './store-error.ts';

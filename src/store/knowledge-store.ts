@@ -173,6 +173,13 @@ export interface KnowledgeStore {
    */
   documentAt(id: string, version: number, principal: Principal): Promise<DocumentSnapshot | undefined>;
 
+  /**
+   * The vectors of a document's live chunks, by ordinal; empty if there is no such document. No
+   * principal: for copying and verifying a whole store, never for serving reads. Optional, so a
+   * backend that cannot give its vectors back still conforms; `copyStore` needs it.
+   */
+  chunkVectors?(docId: string): Promise<Map<number, Float32Array>>;
+
   /** Compaction, history pruning and index refresh. Safe to run at any time by the writer. */
   optimize(options?: OptimizeOptions): Promise<OptimizeResult>;
   close(): Promise<void>;

@@ -45,6 +45,7 @@ import {
   InvalidWriteError,
   StoreClosedError,
   StoreError,
+  StoreNotFoundError,
   VersionPrunedError,
 } from './store-error.ts';
 import { WriteLock } from './write-lock.ts';
@@ -188,9 +189,7 @@ export async function openLanceStore(options: LanceStoreOptions = {}): Promise<L
   else {
     if (options.embedding === undefined) {
       db.close();
-      throw new StoreError(`There is no knowledge store at ${dir}.`, {
-        hint: 'Ingest something first; creating a store needs the embedding model.',
-      });
+      throw new StoreNotFoundError(dir);
     }
     validateEmbedding(options.embedding);
     const rows = [
@@ -556,6 +555,18 @@ export class LanceKnowledgeStore implements KnowledgeStore {
       .select(CHUNK_COLUMNS)
       .toArray();
     return rows.map(toStoredChunk).sort((a, b) => a.ordinal - b.ordinal);
+  }
+
+  async chunkVectors(docId: string): Promise<Map<number, Float32Array>> {
+    this.#assertOpen();
+    const rows = await this.#tables.entries
+      .query()
+      .where(and(LIVE_CHUNKS, `doc_id = ${sqlString(docId)}`))
+      .select(['ordinal', 'vector'])
+      .toArray();
+    return new Map(
+      rows.map((row) => [Number(row.ordinal), Float32Array.from(row.vector as Iterable<number>)] as const),
+    );
   }
 
   async denseSearch(vector: readonly number[] | Float32Array, options: SearchOptions): Promise<SearchHit[]> {

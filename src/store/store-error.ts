@@ -39,6 +39,16 @@ export class StoreLockedError extends StoreError {
   }
 }
 
+/** Opening a store that was never created, without the embedding model needed to create it. */
+export class StoreNotFoundError extends StoreError {
+  constructor(where: string) {
+    super(`There is no knowledge store at ${where}.`, {
+      hint: 'Ingest something first; creating a store needs the embedding model.',
+    });
+    this.name = 'StoreNotFoundError';
+  }
+}
+
 export class EmbeddingMismatchError extends StoreError {
   constructor(dir: string, stored: string, requested: string) {
     super(`The knowledge store at ${dir} holds vectors of ${stored}, not ${requested}.`, {
