@@ -3,6 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import {
+  type FineTuningTestServer,
+  type FineTuningTestServerOptions,
+  startFineTuningTestServer,
+} from '../../test-support/openai-finetuning-test-server.ts';
 import { readQuestions } from '../eval/qa-data.ts';
 import { AttuneError } from '../models/model-error.ts';
 import {
@@ -11,11 +16,6 @@ import {
   OpenAIFineTuningBackend,
   type OpenAIFineTuningSettings,
 } from './openai-finetuning-backend.ts';
-import {
-  type FineTuningTestServer,
-  type FineTuningTestServerOptions,
-  startFineTuningTestServer,
-} from '../../test-support/openai-finetuning-test-server.ts';
 import type { Hyperparameters, TrainingEvent, TrainOptions } from './trainer-spec.ts';
 
 // The real OpenAI service is not reachable from here: every test runs against the local server that

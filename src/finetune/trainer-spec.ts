@@ -20,6 +20,12 @@ export type Hyperparameters = {
   checkpointEvery: number;
   /** Evaluate on the validation split every N optimizer steps (0 = once per epoch). */
   evalEvery: number;
+  /**
+   * Local worker: lay short examples end to end in rows of maxSeqLength tokens, each attending only
+   * to itself (batchSize then does not apply: a micro-batch is one row). Same loss per example,
+   * several times the tokens/s on a CPU (bench/training-packing.ts). Hosted backends ignore it.
+   */
+  packing?: boolean;
 };
 
 export type TrainOptions = {

@@ -74,6 +74,7 @@ export const FinetuneBody = z
         seed: z.number().int().min(0).optional(),
         checkpointEvery: z.number().int().min(1).optional(),
         evalEvery: z.number().int().min(0).optional(),
+        packing: z.boolean().optional(),
       })
       .strict()
       .optional(),

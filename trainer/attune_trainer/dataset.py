@@ -128,3 +128,58 @@ def collate(batch: list[Example], pad_id: int) -> dict[str, Any]:
         labels[row, :n] = torch.tensor(example.labels)
         mask[row, :n] = 1
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+@dataclass
+class PackedRow:
+    """Examples laid end to end in one row; each keeps its own positions and its own loss mask."""
+
+    examples: list[Example]
+
+    @property
+    def length(self) -> int:
+        return sum(len(e.input_ids) for e in self.examples)
+
+
+def pack(examples: list[Example], max_len: int) -> list[PackedRow]:
+    """First-fit decreasing into rows of at most max_len tokens: few rows, little padding.
+
+    Deterministic for a given list (ties keep their order), so a resumed run packs the same rows.
+    """
+    rows: list[PackedRow] = []
+    for example in sorted(examples, key=lambda e: -len(e.input_ids)):
+        n = len(example.input_ids)
+        for row in rows:
+            if row.length + n <= max_len:
+                row.examples.append(example)
+                break
+        else:
+            rows.append(PackedRow([example]))
+    return rows
+
+
+def collate_packed(rows: list[PackedRow], pad_id: int) -> dict[str, Any]:
+    """Concatenated ids and labels with positions restarting at 0 for every example and no 2D
+    attention mask: transformers then builds a block-diagonal causal mask from the position ids, so
+    no token attends across examples. The label of an example's first token is its template
+    markup, already masked, so no loss crosses a boundary either. Padding forms its own segment.
+    """
+    import torch
+
+    width = max(r.length for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    real = 0
+    for r, row in enumerate(rows):
+        at = 0
+        for example in row.examples:
+            n = len(example.input_ids)
+            ids[r, at : at + n] = torch.tensor(example.input_ids)
+            labels[r, at : at + n] = torch.tensor(example.labels)
+            positions[r, at : at + n] = torch.arange(n)
+            at += n
+        real += at
+        if at < width:
+            positions[r, at:] = torch.arange(width - at)
+    return {"input_ids": ids, "labels": labels, "position_ids": positions, "real_tokens": real}

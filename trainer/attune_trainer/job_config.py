@@ -35,6 +35,8 @@ class Hyperparameters:
     seed: int
     checkpoint_every: int
     eval_every: int
+    # Several short examples per row of maxSeqLength tokens, each attending only to itself.
+    packing: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,8 @@ class Hyperparameters:
             "gradientAccumulation": self.gradient_accumulation,
             "maxSeqLength": self.max_seq_length,
             "seed": self.seed,
+            # Only when on, so checkpoints of jobs from before packing existed still resume.
+            **({"packing": True} if self.packing else {}),
         }
 
 
@@ -101,6 +105,7 @@ def load_job_config(path: str, resume_flag: bool) -> JobConfig:
         seed=need(hp, "seed", int, "hyperparameters."),
         checkpoint_every=need(hp, "checkpointEvery", int, "hyperparameters."),
         eval_every=need(hp, "evalEvery", int, "hyperparameters."),
+        packing=bool(hp.get("packing", False)),
     )
     checks = [
         (hyper.rank >= 1, "rank must be at least 1"),

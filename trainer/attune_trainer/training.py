@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import capture_rng, list_checkpoints, load_checkpoint, save_checkpoint
-from .dataset import Example, collate, read_chat_jsonl, split_validation, tokenize_all
+from .dataset import Example, collate, collate_packed, pack, read_chat_jsonl, split_validation, tokenize_all
 from .errors import Cancelled, TrainerError
 from .events import EventStream
 from .job_config import JobConfig
@@ -166,7 +166,14 @@ class _Run:
         )
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=hp.learning_rate, weight_decay=0.0)
-        batches_per_epoch = math.ceil(len(train) / hp.batch_size)
+        # Packed: one row of maxSeqLength tokens per micro-batch (short examples fill it); the rows
+        # are packed once, so every epoch has the same steps and a resumed run the same rows.
+        packed = pack(train, hp.max_seq_length) if hp.packing else []
+        units = len(packed) if hp.packing else len(train)
+        per_micro = 1 if hp.packing else hp.batch_size
+        if hp.packing:
+            self.events.log(f"packed {len(train)} examples into {len(packed)} row(s) of at most {hp.max_seq_length} tokens")
+        batches_per_epoch = math.ceil(units / per_micro)
         steps_per_epoch = math.ceil(batches_per_epoch / hp.gradient_accumulation)
         total_steps = steps_per_epoch * hp.epochs
         warmup = max(1, math.ceil(0.05 * total_steps))
@@ -231,10 +238,9 @@ class _Run:
         start_epoch, start_group = divmod(self.step, steps_per_epoch)
         for epoch in range(start_epoch, hp.epochs):
             generator = torch.Generator().manual_seed(hp.seed * 1000 + epoch)
-            order = torch.randperm(len(train), generator=generator).tolist()
-            batches = [
-                [train[i] for i in order[b : b + hp.batch_size]] for b in range(0, len(order), hp.batch_size)
-            ]
+            order = torch.randperm(units, generator=generator).tolist()
+            source: list[Any] = packed if hp.packing else train
+            batches = [[source[i] for i in order[b : b + per_micro]] for b in range(0, len(order), per_micro)]
             groups = [
                 batches[g : g + hp.gradient_accumulation]
                 for g in range(0, len(batches), hp.gradient_accumulation)
@@ -245,11 +251,16 @@ class _Run:
                 losses: list[float] = []
                 for micro in group:
                     self.stop.check()
-                    batch = collate(micro, pad_id)
+                    if hp.packing:
+                        batch = collate_packed(micro, pad_id)
+                        real = batch.pop("real_tokens")
+                    else:
+                        batch = collate(micro, pad_id)
+                        real = int(batch["attention_mask"].sum())
                     loss = self.model(**batch).loss
                     (loss / len(group)).backward()
                     losses.append(float(loss.detach()))
-                    tokens_seen += int(batch["attention_mask"].sum())
+                    tokens_seen += real
                 torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 learning_rate = self.scheduler.get_last_lr()[0]
                 self.optimizer.step()
