@@ -3,6 +3,7 @@ export * from './answer/index.ts';
 export { Attune, type AttuneOptions } from './attune.ts';
 export * from './audit/index.ts';
 export * from './config/index.ts';
+export * from './editorial/index.ts';
 export * from './eval/index.ts';
 export * from './finetune/index.ts';
 export * from './ingest/index.ts';
