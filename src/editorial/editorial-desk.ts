@@ -28,7 +28,14 @@ import {
   type RelevanceClassifier,
   relevanceCacheKey,
 } from './relevance.ts';
-import { approveDraft, editDraft, needsPublishing, recordPublication, rejectDraft } from './review.ts';
+import {
+  approveDraft,
+  editDraft,
+  needsPublishing,
+  recordPublication,
+  rejectDraft,
+  settlePublication,
+} from './review.ts';
 
 export type EditorialStage = 'poll' | 'store' | 'classify' | 'cluster' | 'draft' | 'fact-check';
 export const EDITORIAL_STAGES: EditorialStage[] = [
@@ -617,6 +624,8 @@ export class EditorialDesk {
           : { target, status: 'failed', error: outcome.error },
       );
     }
+    settlePublication(draft);
+    this.store.saveDraft(draft);
     return { draft, results };
   }
 

@@ -70,25 +70,13 @@ export async function pollFeeds(
     const report: FeedReport = { feed, ok: true, listed: 0, new: 0, updated: 0, duplicates: 0, problems: [] };
     result.feeds.push(report);
     try {
-      const parsed = parseFeedText(await readFeedSource(feed, options), feed);
+      const parsed = parseFeedText(await readFeedSource(feed, options), feed, {
+        maxItems: options.maxItemsPerFeed,
+      });
       report.format = parsed.format;
       report.problems.push(...parsed.problems);
-      report.listed = parsed.items.length + parsed.problems.length;
-      let list = parsed.items;
-      if (list.length > options.maxItemsPerFeed) {
-        // The newest first: a feed that returns its whole archive still yields today's news.
-        const dated = list.map((item, i) => ({
-          item,
-          i,
-          t: item.published ? Date.parse(item.published) : 0,
-        }));
-        dated.sort((a, b) => b.t - a.t || a.i - b.i);
-        list = dated.slice(0, options.maxItemsPerFeed).map((d) => d.item);
-        report.problems.push({
-          item: `${parsed.items.length - list.length} items`,
-          reason: `the feed listed ${parsed.items.length} items; the newest ${options.maxItemsPerFeed} were read (raise maxItemsPerFeed in the desk file to read more)`,
-        });
-      }
+      report.listed = parsed.listed;
+      const list = parsed.items;
       result.fetched += list.length;
       for (const entry of list) {
         const contentHash = itemContentHash(entry);

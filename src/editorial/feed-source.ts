@@ -28,14 +28,20 @@ export async function readFeedSource(source: string, options: FetchFeedOptions =
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 15_000);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   let response: Response;
-  try {
-    response = await fetch(source, {
+  const get = () =>
+    fetch(source, {
       signal,
       headers: {
         accept:
           'application/rss+xml, application/atom+xml, application/feed+json, application/json, application/xml;q=0.9, */*;q=0.5',
         'user-agent': 'attune-editorial/0.1',
       },
+    });
+  try {
+    // A kept-alive connection the server closed while idle resets on reuse; a GET may be repeated.
+    response = await get().catch((error) => {
+      if ((error as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw error;
+      return get();
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;

@@ -65,5 +65,6 @@ export {
   ReviewError,
   recordPublication,
   rejectDraft,
+  settlePublication,
 } from './review.ts';
 export { hasChanges, wordDiff } from './word-diff.ts';

@@ -114,7 +114,7 @@ export function needsPublishing(draft: Draft, target: PublishTarget): boolean {
   );
 }
 
-/** Records one publish attempt on the draft; the draft is published once every attempted target is. */
+/** Records one publish attempt on the draft (see settlePublication for its state). */
 export function recordPublication(
   draft: Draft,
   target: PublishTarget,
@@ -134,8 +134,6 @@ export function recordPublication(
     attempts,
     ...(outcome.ok ? { location: outcome.location } : { error: outcome.error }),
   });
-  const current = draft.publications.filter((p) => p.revision === draft.revision);
-  if (current.length && current.every((p) => p.status === 'published')) draft.state = 'published';
   return {
     time: at,
     actor: actor(editor),
@@ -145,4 +143,10 @@ export function recordPublication(
     target,
     ...(outcome.ok ? { location: outcome.location } : { error: outcome.error }),
   };
+}
+
+/** After a publish call: the draft is published once every target tried for this revision succeeded. */
+export function settlePublication(draft: Draft): void {
+  const current = draft.publications.filter((p) => p.revision === draft.revision);
+  if (current.length && current.every((p) => p.status === 'published')) draft.state = 'published';
 }
