@@ -30,6 +30,29 @@ export function factKind(fact: string): Exclude<FlagKind, 'quote' | 'claim' | 'c
   return /^\d/.test(fact) ? 'number' : 'name';
 }
 
+const MONTH_NAMES = 'january|february|march|april|may|june|july|august|september|october|november|december';
+const DAY_MONTH = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(${MONTH_NAMES})\\b`, 'gi');
+const MONTH_DAY = new RegExp(`\\b(${MONTH_NAMES})\\s+(\\d{1,2})(?:st|nd|rd|th)?\\b(?!\\s*\\d{3})`, 'gi');
+const MONTH_YEAR = new RegExp(`\\b(${MONTH_NAMES})\\s+((?:19|20)\\d\\d)\\b`, 'gi');
+
+/** Day-and-month and month-and-year dates, as "9 march" and "march 2027". */
+function datesIn(text: string): string[] {
+  const out = new Set<string>();
+  for (const m of text.matchAll(DAY_MONTH)) out.add(`${Number(m[1])} ${m[2]!.toLowerCase()}`);
+  for (const m of text.matchAll(MONTH_DAY)) out.add(`${Number(m[2])} ${m[1]!.toLowerCase()}`);
+  for (const m of text.matchAll(MONTH_YEAR)) out.add(`${m[1]!.toLowerCase()} ${m[2]}`);
+  return [...out];
+}
+
+/**
+ * Dates in the sentence that no source gives. The support checker treats "May" as a modal verb and
+ * checks a date's numbers one by one, so "9 May" passes against "9 March"; dates are compared whole.
+ */
+export function missingDates(sentence: string, sources: string[]): string[] {
+  const known = new Set(sources.flatMap(datesIn));
+  return datesIn(sentence).filter((d) => !known.has(d));
+}
+
 const QUOTE = /["“”„]([^"“”„]{3,}?)["“”„]/g;
 
 function normalizeQuote(text: string): string {
@@ -71,7 +94,7 @@ function closestEvidence(sentence: string, sources: CheckSource[]): FactFlag['ev
   };
 }
 
-const SEVERITY: FlagKind[] = ['quote', 'number', 'date', 'name', 'claim', 'citation'];
+const SEVERITY: FlagKind[] = ['quote', 'date', 'number', 'name', 'claim', 'citation'];
 
 /**
  * Checks every sentence of the article against the sources its part cites, with the answer path's
@@ -87,18 +110,16 @@ export async function factCheckArticle(
   const byN = new Map(sources.map((s) => [s.n, s]));
   const flags: FactFlag[] = [];
   // Headlines are title-cased, so every word looks like a name: only their numbers and dates count.
-  const headlineMissing = missingFacts(article.headline, sources.map((s) => s.text).join('\n')).filter(
-    (f) => factKind(f) !== 'name',
-  );
-  if (headlineMissing.length)
-    flags.push(
-      flagFor(
-        'headline',
-        article.headline,
-        headlineMissing.map((f) => ({ fact: f, kind: factKind(f) })),
-        sources,
-      ),
-    );
+  const headlineMissing: { fact: string; kind: FlagKind }[] = [
+    ...missingFacts(article.headline, sources.map((s) => s.text).join('\n'))
+      .filter((f) => factKind(f) !== 'name')
+      .map((f) => ({ fact: f, kind: factKind(f) })),
+    ...missingDates(
+      article.headline,
+      sources.map((s) => s.text),
+    ).map((d) => ({ fact: d, kind: 'date' as const })),
+  ];
+  if (headlineMissing.length) flags.push(flagFor('headline', article.headline, headlineMissing, sources));
 
   const parts: [string, Article['lead']][] = [
     ['lead', article.lead],
@@ -122,6 +143,10 @@ export async function factCheckArticle(
           s.text,
           against.map((a) => a.text),
         ).map((q) => ({ fact: q, kind: 'quote' as const })),
+        ...missingDates(
+          s.text,
+          against.map((a) => a.text),
+        ).map((d) => ({ fact: d, kind: 'date' as const })),
         ...(s.missing ?? []).map((f) => ({ fact: f, kind: factKind(f) })),
       ];
       if (s.supported && problems.length === 0) {
@@ -174,6 +199,9 @@ function flagFor(
   problems: { fact: string; kind: FlagKind }[],
   sources: CheckSource[],
 ): FactFlag {
+  // A day that is wrong as part of a date is one wrong date, not also a wrong number.
+  const dateWords = new Set(problems.filter((p) => p.kind === 'date').flatMap((p) => p.fact.split(' ')));
+  problems = problems.filter((p) => !(p.kind === 'number' && dateWords.has(p.fact)));
   const kind = SEVERITY.find((k) => problems.some((p) => p.kind === k)) ?? 'claim';
   const missing = problems.map((p) => p.fact).filter(Boolean);
   const evidence = closestEvidence(sentence, sources);
