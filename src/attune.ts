@@ -15,6 +15,14 @@ import { Answerer, type AnswerResult, type AskOptions } from './answer/index.ts'
 import { type AuditLog, type AuditRecord, LanceAuditLog, PostgresAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
 import {
+  type DeskDefinition,
+  defineDesk,
+  EditorialDesk,
+  type EditorialDeskOptions,
+  EditorialStore,
+  readDeskFile,
+} from './editorial/index.ts';
+import {
   buildReport,
   type EvalProgress,
   type EvalReport,
@@ -658,6 +666,33 @@ export class Attune {
       secondsToEmbed: (tokens / Math.max(1, sampled)) * seconds,
       model: kb.embeddingModelName,
     };
+  }
+
+  /**
+   * An editorial desk (a desk file's path, or its definition): its feeds become knowledge-base
+   * documents, its state lives in `<dir>/editorial/<desk>`. The chat model loads on the first draft.
+   */
+  async editorial(
+    desk: string | DeskDefinition | Record<string, unknown>,
+    options: Pick<EditorialDeskOptions, 'classifier' | 'fetch' | 'now'> & { chatModel?: string } = {},
+  ): Promise<EditorialDesk> {
+    const definition = typeof desk === 'string' ? readDeskFile(desk) : defineDesk(desk);
+    const kb = await this.knowledgeBase();
+    const chatName = options.chatModel ?? this.config.models.chat;
+    return new EditorialDesk({
+      definition,
+      store: new EditorialStore(join(this.config.dir, 'editorial', definition.name)),
+      knowledgeBase: kb,
+      embedder: await this.models.embedding(kb.embeddingModelName),
+      chat: async () => ({
+        name: chatName,
+        model: await this.models.chat(chatName),
+        tokenizer: await this.models.tokenizer(chatName),
+      }),
+      ...(options.classifier ? { classifier: options.classifier } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   async ask(question: string, options: AskOptions): Promise<AnswerResult> {

@@ -9,6 +9,7 @@ export {
 } from './attune.ts';
 export * from './audit/index.ts';
 export * from './config/index.ts';
+export * from './editorial/index.ts';
 export * from './eval/index.ts';
 export * from './finetune/index.ts';
 export * from './ingest/index.ts';

@@ -39,3 +39,4 @@ export {
 } from './groundedness.ts';
 export { rankSentences, type ScoredSentence, type SentenceScorer } from './passage.ts';
 export { looksLikePromptInjection } from './prompt-injection.ts';
+export { claimTerms, keyFacts, missingFacts, sourceSentences, splitSentences } from './text-support.ts';

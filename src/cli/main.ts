@@ -5,6 +5,7 @@ import { registerAskCommands } from './ask-command.ts';
 import { CliContext } from './cli-context.ts';
 import { registerDatasetCommands } from './dataset-command.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
+import { registerEditorialCommands } from './editorial-command.ts';
 import { registerEvalCommands } from './eval-command.ts';
 import { registerFinetuneCommands } from './finetune-command.ts';
 import { registerKnowledgeCommands } from './knowledge-command.ts';
@@ -51,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   registerAdviseCommand(program, context);
   registerServeCommands(program, context);
   registerStoreCommands(program, context);
+  registerEditorialCommands(program, context);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
