@@ -714,7 +714,13 @@ export class Attune {
     options: { version?: number } = {},
   ): Promise<DocumentSnapshot | undefined> {
     const { store } = await this.knowledgeBase({ create: false });
-    if (options.version !== undefined) return store.documentAt(id, options.version, principal);
+    if (options.version !== undefined) {
+      if (!Number.isInteger(options.version) || options.version < 1 || options.version > 2 ** 31 - 1)
+        throw new AttuneError(`Version ${options.version} is not a knowledge-base version number.`, {
+          hint: 'List versions with: attune versions',
+        });
+      return store.documentAt(id, options.version, principal);
+    }
     const document = await store.getDocument(id, principal);
     return document ? { document, chunks: await store.getChunks(id, principal) } : undefined;
   }

@@ -160,6 +160,29 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
     return bodyLimit({ maxSize: maxBody, onError: refuseTooLarge })(c, next);
   });
   app.use('/v1/*', bodyLimit({ maxSize: maxBody, onError: refuseTooLarge }));
+  // A JSON route given another content type would skip validation (the validator only reads JSON
+  // bodies) and reach its handler without a body: refuse it before that.
+  const jsonRoutes = new Set([
+    '/api/ask',
+    '/api/search',
+    '/api/sync',
+    '/api/models/pull',
+    '/api/finetune/jobs',
+    '/v1/chat/completions',
+    '/v1/embeddings',
+  ]);
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'POST' && jsonRoutes.has(c.req.path)) {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/(.+\+)?json\b/i.test(type))
+        throw new Problem(
+          415,
+          'Unsupported Media Type',
+          `Send the body as JSON with Content-Type: application/json${type ? `, not ${type.slice(0, 80)}` : ''}.`,
+        );
+    }
+    await next();
+  });
   app.use('/mcp', bodyLimit({ maxSize: maxBody, onError: refuseTooLarge }));
 
   const requireAdmin = (c: Context<ServerEnv>) => {

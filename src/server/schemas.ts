@@ -105,7 +105,10 @@ export const AuditQuery = z
 
 export const AuditShowQuery = z.object({ documents: z.enum(['true', 'false']).optional() }).strict();
 
-export const DocumentQuery = z.object({ version: z.coerce.number().int().min(1).optional() }).strict();
+// Versions are 32-bit in the stores; a larger number names no version.
+export const DocumentQuery = z
+  .object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() })
+  .strict();
 
 export const IdParam = z.object({
   id: z

@@ -291,6 +291,18 @@ describe('HTTP API: uploads and bad input', () => {
     await expect(await postJson('/api/ask', keys.bob, { question: 'x', princpal: 'admin' }), 400, /princpal/);
     await expect(await postJson('/api/ask', keys.bob, { question: 'x'.repeat(2_000_000) }), 413);
     await expect(await call('/api/documents?limit=abc', keys.bob), 400, /limit/);
+    // Found by schemathesis (bench/server-fuzz.ts): each was a 500 before.
+    await expect(
+      await call('/api/search', keys.bob, {
+        method: 'POST',
+        body: '{"query":"0"}',
+        headers: { 'content-type': 'text/plain' },
+      }),
+      415,
+      /application\/json/,
+    );
+    await expect(await call('/api/ask', keys.bob, { method: 'POST' }), 415);
+    await expect(await call(`/api/documents/${LEAVE}?version=4425842325`, keys.ann), 400, /version/);
     await expect(await call('/api/documents', keys.admin, { method: 'POST', body: '{}' }), 415);
     const traversal = new FormData();
     traversal.set('file', new File(['# x\n\ny\n'], '../../etc/passwd.md'));
