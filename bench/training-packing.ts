@@ -7,7 +7,7 @@
 // rate (bench/matmul.py), counting LoRA training as ~4 × parameters FLOPs per token (forward 2N,
 // backward through the frozen weights ~2N; the adapters' own weight gradients are negligible).
 //
-//   npx tsx bench/training-packing.ts [--examples 24] [--epochs 4] [--rounds 1]
+//   npx tsx bench/training-packing.ts [--examples 24] [--epochs 4] [--rounds 1]   (ATTUNE_THREADS=1 when busy)
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,9 +26,11 @@ const epochs = argValue('--epochs') ?? 4;
 const rounds = argValue('--rounds') ?? 1;
 const BASE = 'smollm2-135m-instruct';
 const PARAMS = 134.5e6;
+// ATTUNE_THREADS=1 on a busy machine: spinning OpenMP threads slow each other (docs/finetuning.md).
 
 const config = loadConfig({ env: { ...process.env, ATTUNE_CHAT_MODEL: BASE } });
 const environment = await setupTrainer(config, { onProgress: (l) => process.stderr.write(`${l}\n`) });
+const threads = config.models.threads || 0;
 const models = new Models(config);
 await models.cache.pull(BASE);
 const work = await mkdtemp(join(tmpdir(), 'attune-bench-packing-'));
@@ -96,7 +98,7 @@ function plainPeft() {
       join(import.meta.dirname, 'peft_baseline.py'),
       ...['--base', baseDir, '--data', trainFile, '--epochs', String(epochs)],
       ...['--batch-size', String(base.batchSize), '--rank', String(base.rank), '--alpha', String(base.alpha)],
-      ...['--lr', String(base.learningRate), '--seed', String(base.seed), '--threads', '0'],
+      ...['--lr', String(base.learningRate), '--seed', String(base.seed), '--threads', String(threads)],
     ],
     { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } },
   );
@@ -137,7 +139,8 @@ const plainRate = mean(runs.map((r) => r.plain.tokensPerSecond));
 const gflops = Math.max(peak.gflops, peakAfter.gflops);
 const share = (rate: number) => (rate * 4 * PARAMS) / (gflops * 1e9);
 const path = writeResult('training-packing', {
-  command: `npx tsx bench/training-packing.ts --examples ${exampleCount} --epochs ${epochs} --rounds ${rounds}`,
+  threads: threads || 'one per core',
+  command: `${threads ? `ATTUNE_THREADS=${threads} ` : ''}npx tsx bench/training-packing.ts --examples ${exampleCount} --epochs ${epochs} --rounds ${rounds}`,
   base: BASE,
   data: `${exampleCount} squad2-dev questions with their gold answers as short chat examples, ${epochs} epochs, maxSeqLength 512`,
   load: { before: loadBefore, after: loadAverage() },

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import OpenAI from 'openai';
 import { Attune } from '../attune.ts';
@@ -384,6 +385,32 @@ describe('MCP over streamable HTTP, with the SDK’s own client', () => {
       await ann.close();
     }
     assert.equal((await call('/mcp', undefined, { method: 'POST', body: '{}' })).status, 401);
+  });
+
+  it('`attune mcp` on stdio reads as its required principal only', async () => {
+    const client = new Client({ name: 'attune-test', version: '0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [
+          join(import.meta.dirname, '..', '..', 'bin', 'attune.js'),
+          'mcp',
+          '--principal',
+          'bob:engineering',
+        ],
+        env: { ...(process.env as Record<string, string>), ATTUNE_DIR: join(work, 'store') },
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      const listed = await client.callTool({ name: 'list_documents', arguments: {} });
+      assert.match(JSON.stringify(listed), /kb\/shipping\.md/);
+      assert.ok(!JSON.stringify(listed).includes('leave.md'));
+      const hidden = await client.callTool({ name: 'get_document', arguments: { id: 'kb/hr/leave.md' } });
+      assert.equal(hidden.isError, true);
+    } finally {
+      await client.close();
+    }
   });
 });
 
