@@ -111,7 +111,7 @@ function plainPeft() {
 }
 
 function matmul() {
-  const run = spawnSync(environment.python, [join(import.meta.dirname, 'matmul.py'), '0'], {
+  const run = spawnSync(environment.python, [join(import.meta.dirname, 'matmul.py'), String(threads)], {
     encoding: 'utf8',
   });
   if (run.status !== 0) throw new Error(run.stderr);
@@ -122,10 +122,19 @@ const runs = [];
 const loadBefore = loadAverage();
 const peak = matmul();
 for (let r = 0; r < rounds; r++) {
-  // Alternated, so drift in the machine's load hits each the same.
-  const packed = await worker(true);
-  const padded = await worker(false);
-  const plain = plainPeft();
+  // The order reverses every round, so a drift in the machine's load does not favour one of them.
+  let packed: Awaited<ReturnType<typeof worker>>;
+  let padded: Awaited<ReturnType<typeof worker>>;
+  let plain: ReturnType<typeof plainPeft>;
+  if (r % 2 === 0) {
+    packed = await worker(true);
+    padded = await worker(false);
+    plain = plainPeft();
+  } else {
+    plain = plainPeft();
+    padded = await worker(false);
+    packed = await worker(true);
+  }
   runs.push({ packed, padded, plain });
   process.stderr.write(
     `round ${r + 1}: packed ${packed.tokensPerSecond.toFixed(1)} tok/s, padded ${padded.tokensPerSecond.toFixed(1)}, plain PEFT ${plain.tokensPerSecond.toFixed(1)}\n`,

@@ -68,7 +68,7 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
       `steps between checkpoints (default ${defaultHyperparameters.checkpointEvery})`,
     )
     .option('--eval-every <n>', 'steps between validation passes (default: once per epoch)')
-    .option('--no-packing', 'one example per row, padded, instead of short examples packed into full rows')
+    .option('--packing', 'pack short examples into full rows of --max-seq-length tokens (fewer, fuller steps)')
     .option('--from-kb', 'build the training data from the knowledge base')
     .option('--raft', 'with --from-kb: RAFT examples (question + oracle and distractor documents)')
     .option('--count <n>', 'with --from-kb: examples to generate', '200')
@@ -276,7 +276,7 @@ function parseHyperparameters(flags: TrainFlags): Hyperparameters {
     seed: number(flags.seed, 'seed', d.seed, true),
     checkpointEvery: number(flags.checkpointEvery, 'checkpoint-every', d.checkpointEvery, true),
     evalEvery: number(flags.evalEvery, 'eval-every', d.evalEvery, true),
-    packing: flags.packing !== false,
+    packing: flags.packing === true,
   };
 }
 

@@ -22,8 +22,10 @@ export type Hyperparameters = {
   evalEvery: number;
   /**
    * Local worker: lay short examples end to end in rows of maxSeqLength tokens, each attending only
-   * to itself (batchSize then does not apply: a micro-batch is one row). Same loss per example,
-   * several times the tokens/s on a CPU (bench/training-packing.ts). Hosted backends ignore it.
+   * to itself (batchSize then does not apply: a micro-batch is one row). Same loss per example;
+   * off by default: on this CPU it was no faster than padded batches of 4 and, with fewer optimizer
+   * steps, reached a higher validation loss (bench/results/training-packing.json). Hosted backends
+   * ignore it.
    */
   packing?: boolean;
 };
