@@ -197,7 +197,8 @@ export class Answerer {
   ): AsyncGenerator<AnswerPart> {
     const question = this.#checkQuestion(rawQuestion, record);
     const retrieval = options.retrieval !== false;
-    const kbVersion = (await this.#o.store.currentVersion())?.number;
+    const current = await this.#o.store.currentVersion();
+    const kbVersion = current?.number;
     record.kbVersion = kbVersion;
     if (retrieval && kbVersion === undefined) {
       throw new AttuneError('The knowledge base is empty: there is nothing to answer from.', {
@@ -220,6 +221,9 @@ export class Answerer {
         temperature: record.parameters.temperature,
         seed: record.parameters.seed ?? null,
         judge: Boolean(options.judge && this.#o.judge),
+        // A version not recorded yet (its writer running or killed) keeps its number while more
+        // of it goes live; its time changes with every write, so the key does too.
+        kbState: current?.createdAt ?? null,
       },
     });
     record.cacheKey = cacheKey;

@@ -21,6 +21,7 @@ export { canRead, matchesFilter } from './knowledge-store.ts';
 export { LanceKnowledgeStore, type LanceStoreOptions, openLanceStore } from './lance-store.ts';
 export {
   anonymous,
+  checkPrincipal,
   type Principal,
   PrincipalError,
   parsePrincipal as parsePrincipalText,
