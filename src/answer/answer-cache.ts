@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Principal } from '../store/principal.ts';
+import { checkPrincipal, type Principal } from '../store/principal.ts';
 
 export type AnswerCacheKeyParts = {
   question: string;
@@ -26,7 +26,7 @@ export function normalizeQuestion(question: string): string {
  * may share an answer; anyone else, or the same user after a group change, may not.
  */
 export function aclSet(principal: Principal): string[] {
-  if (principal.admin === true) return ['admin'];
+  if (checkPrincipal(principal).admin === true) return ['admin'];
   return [`u:${principal.user}`, ...[...new Set(principal.groups)].sort().map((g) => `g:${g}`)];
 }
 

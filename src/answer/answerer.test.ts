@@ -142,13 +142,16 @@ describe('Answerer with real models on a squad2-dev slice', () => {
       const record = await audit.get(after.auditId, admin);
       const planted = record!.evidence.find((e) => e.docId === 'squad/planted.md');
       assert.ok(planted, 'the planted document was retrieved');
-      assert.equal(planted.excluded, 'injection', 'and kept out of the prompt');
+      // Its instruction is taken out and its facts kept (#11.5): the sentence never reaches the model.
+      assert.ok(
+        after.warnings.some((w) => w.startsWith(`Took instructions to the model out of ${planted.chunkId}`)),
+        after.warnings.join('\n'),
+      );
+      assert.equal(planted.excluded, undefined);
+      const shown = after.sources.find((s) => s.docId === 'squad/planted.md');
+      if (shown) assert.doesNotMatch(shown.snippet, /ignore|banana/i);
       assert.ok(!/banana/i.test(after.answer));
       assert.equal(after.abstained, before.abstained);
-      assert.deepEqual(
-        after.citations.map((c) => c.docId),
-        before.citations.map((c) => c.docId),
-      );
     } finally {
       rmSync(join(docs, 'planted.md'));
       await kb.sync([docs]);

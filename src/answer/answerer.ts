@@ -4,7 +4,7 @@ import { AttuneError } from '../models/model-error.ts';
 import type { ChatMessage, ChatModel, EmbeddingModel, Tokenizer } from '../models/model-spec.ts';
 import type { Evidence, Retriever } from '../retrieve/retriever.ts';
 import type { KnowledgeStore, MetadataFilter } from '../store/index.ts';
-import type { Principal } from '../store/principal.ts';
+import { checkPrincipal, type Principal } from '../store/principal.ts';
 import {
   type AbstentionCalibration,
   defaultCalibration,
@@ -23,7 +23,7 @@ import { moveLeadingAttributions, parseCitations, stripCitations } from './citat
 import { degenerateDraft } from './degenerate.ts';
 import { type GroundednessResult, scoreGroundedness } from './groundedness.ts';
 import { rankSentences, type ScoredSentence } from './passage.ts';
-import { looksLikePromptInjection } from './prompt-injection.ts';
+import { hasSubstance, neutralizeInstructions } from './prompt-injection.ts';
 import { splitSentences } from './text-support.ts';
 
 export type AskOptions = {
@@ -175,6 +175,8 @@ export class Answerer {
 
   async *stream(question: string, options: AskOptions): AsyncIterable<AnswerPart> {
     const started = performance.now();
+    // Before anything is recorded under it: a malformed principal is refused, not audited as one.
+    checkPrincipal(options.principal);
     const record = this.#newRecord(question, options);
     // Fail closed: nothing is shown, not even a streamed draft, unless its record can be written.
     await this.#o.audit?.assertWritable();
@@ -197,7 +199,8 @@ export class Answerer {
   ): AsyncGenerator<AnswerPart> {
     const question = this.#checkQuestion(rawQuestion, record);
     const retrieval = options.retrieval !== false;
-    const kbVersion = (await this.#o.store.currentVersion())?.number;
+    const current = await this.#o.store.currentVersion();
+    const kbVersion = current?.number;
     record.kbVersion = kbVersion;
     if (retrieval && kbVersion === undefined) {
       throw new AttuneError('The knowledge base is empty: there is nothing to answer from.', {
@@ -220,6 +223,9 @@ export class Answerer {
         temperature: record.parameters.temperature,
         seed: record.parameters.seed ?? null,
         judge: Boolean(options.judge && this.#o.judge),
+        // A version not recorded yet (its writer running or killed) keeps its number while more
+        // of it goes live; its time changes with every write, so the key does too.
+        kbState: current?.createdAt ?? null,
       },
     });
     record.cacheKey = cacheKey;
@@ -264,7 +270,8 @@ export class Answerer {
     record.evidence = evidence.map(auditEvidence);
     const usable: Evidence[] = [];
     const seen = evidence.map((e, i) => {
-      if (looksLikePromptInjection(e.chunk.text)) {
+      const clean = withoutInstructions(e);
+      if (clean === undefined) {
         record.evidence[i]!.excluded = 'injection';
         record.warnings.push(
           `Left out ${e.chunk.id}: it reads like instructions to the model (prompt injection).`,
@@ -272,7 +279,13 @@ export class Answerer {
         return true;
       }
       if (usable.length >= record.parameters.k) return false;
-      usable.push(e);
+      if (clean !== e) {
+        evidence[i] = clean;
+        record.warnings.push(
+          `Took instructions to the model out of ${e.chunk.id} (prompt injection); its other sentences were used.`,
+        );
+      }
+      usable.push(clean);
       return true;
     });
     // Spares that were not needed are not part of what this answer saw.
@@ -748,7 +761,10 @@ export class Answerer {
         ...(options.filter ? { filter: options.filter } : {}),
         ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
       });
-      usable = retrieved.evidence.filter((e) => !looksLikePromptInjection(e.chunk.text)).slice(0, k);
+      usable = retrieved.evidence
+        .map(withoutInstructions)
+        .filter((e): e is Evidence => e !== undefined)
+        .slice(0, k);
     }
     const { prompt, offered } = await this.#prompt(
       question,
@@ -900,4 +916,15 @@ function dropRepeatedSentences(text: string): string {
       return true;
     })
     .join(' ');
+}
+
+/**
+ * The evidence with the instructions to the model taken out of its text (the same object when
+ * there were none), or undefined when nothing but instructions was left: a planted sentence
+ * costs the source only that sentence, not the facts beside it.
+ */
+function withoutInstructions(e: Evidence): Evidence | undefined {
+  const { text, removed } = neutralizeInstructions(e.chunk.text);
+  if (removed === 0) return e;
+  return hasSubstance(text) ? { ...e, chunk: { ...e.chunk, text } } : undefined;
 }

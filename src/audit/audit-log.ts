@@ -1,4 +1,4 @@
-import type { Principal } from '../store/principal.ts';
+import { checkPrincipal, type Principal } from '../store/principal.ts';
 import type { AuditRecord } from './audit-record.ts';
 
 export type AuditListOptions = {
@@ -34,5 +34,5 @@ export interface AuditLog {
 }
 
 export function canReadAudit(record: Pick<AuditRecord, 'principal'>, principal: Principal): boolean {
-  return principal.admin === true || record.principal.user === principal.user;
+  return checkPrincipal(principal).admin === true || record.principal.user === principal.user;
 }

@@ -5,7 +5,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { Field, Schema, Utf8 } from 'apache-arrow';
 import { AttuneError } from '../models/model-error.ts';
 import { and, sqlString } from '../store/lance-sql.ts';
-import type { Principal } from '../store/principal.ts';
+import { checkPrincipal, type Principal } from '../store/principal.ts';
 import type { AuditListOptions, AuditLog } from './audit-log.ts';
 import type { AuditRecord } from './audit-record.ts';
 
@@ -116,5 +116,5 @@ export class LanceAuditLog implements AuditLog {
 }
 
 function ownerWhere(principal: Principal): string | undefined {
-  return principal.admin === true ? undefined : `user = ${sqlString(principal.user)}`;
+  return checkPrincipal(principal).admin === true ? undefined : `user = ${sqlString(principal.user)}`;
 }

@@ -253,7 +253,7 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
         groundingThreshold: parseNumber(flags.groundingThreshold, '--grounding-threshold'),
         seed: parseInteger(flags.seed, '--seed'),
         ...(flags.generatorModel ? { generatorModel: flags.generatorModel } : {}),
-        ...(flags.principal ? { principal: parsePrincipal(flags.principal) } : {}),
+        ...(flags.principal !== undefined ? { principal: parsePrincipal(flags.principal) } : {}),
         ...(flags.system ? { system: flags.system } : {}),
         onProgress: (p: { chunks: number; kept: number; target: number }) => {
           bars.update(

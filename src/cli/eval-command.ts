@@ -136,7 +136,7 @@ export function registerEvalCommands(program: Command, context: CliContext): voi
         seed: positiveInt(flags.seed ?? '1', '--seed'),
         ...(flags.freshness ? { freshness: positiveInt(flags.freshness, '--freshness') } : {}),
         ...(flags.judgeModel ? { judgeModel: flags.judgeModel } : {}),
-        ...(flags.principal ? { principal: parsePrincipal(flags.principal) } : {}),
+        ...(flags.principal !== undefined ? { principal: parsePrincipal(flags.principal) } : {}),
         ...(flags.resume ? { resume: flags.resume } : {}),
         onProgress: (p) =>
           bars.update(

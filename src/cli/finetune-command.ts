@@ -68,7 +68,10 @@ export function registerFinetuneCommands(program: Command, context: CliContext):
       `steps between checkpoints (default ${defaultHyperparameters.checkpointEvery})`,
     )
     .option('--eval-every <n>', 'steps between validation passes (default: once per epoch)')
-    .option('--packing', 'pack short examples into full rows of --max-seq-length tokens (fewer, fuller steps)')
+    .option(
+      '--packing',
+      'pack short examples into full rows of --max-seq-length tokens (fewer, fuller steps)',
+    )
     .option('--from-kb', 'build the training data from the knowledge base')
     .option('--raft', 'with --from-kb: RAFT examples (question + oracle and distractor documents)')
     .option('--count <n>', 'with --from-kb: examples to generate', '200')

@@ -59,8 +59,21 @@ export const configSchema = z
         /** Chunk size bound in the embedding model's tokens; 0 sizes it for the model. */
         chunkTokens: z.number().int().min(0),
         overlapTokens: z.number().int().min(0),
+        /** Chunks embedded and written together in one store write; default 128. */
+        batchChunks: z.number().int().positive().optional(),
       })
       .strict(),
+    /**
+     * For crash tests only (ATTUNE_CRASH_AT): a sync kills its own process with SIGKILL at this
+     * write boundary, `point` or `point:n` for its n-th occurrence (see src/knowledge/crash-point.ts).
+     */
+    crashAt: z
+      .string()
+      .regex(
+        /^(loaded|began|rows|written|removed|committed|optimized)(:[1-9]\d*)?$/,
+        'expected loaded, began, rows, written, removed, committed or optimized, optionally :n',
+      )
+      .optional(),
     /** Visibility of documents that carry no ACL: everyone, or nobody but admins. */
     defaultVisibility: z.enum(['public', 'private']),
     openai: z
@@ -160,6 +173,7 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
     models.reranker = env.ATTUNE_RERANKER_MODEL === 'none' ? '' : env.ATTUNE_RERANKER_MODEL;
   if (env.ATTUNE_THREADS) models.threads = Number(env.ATTUNE_THREADS);
   if (env.ATTUNE_DEFAULT_VISIBILITY) out.defaultVisibility = env.ATTUNE_DEFAULT_VISIBILITY;
+  if (env.ATTUNE_CRASH_AT) out.crashAt = env.ATTUNE_CRASH_AT;
   if (env.OPENAI_BASE_URL) openai.baseURL = env.OPENAI_BASE_URL;
   if (env.OPENAI_API_KEY) openai.apiKey = env.OPENAI_API_KEY;
   if (Object.keys(models).length > 0) out.models = models;

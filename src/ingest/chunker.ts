@@ -181,9 +181,12 @@ function splitCharacters(
   const chars = Array.from(text);
   const out: Piece[] = [];
   let start = 0;
+  // No token spans more than a few dozen characters in practice; searching the whole rest of a
+  // 10 MB cell for every chunk re-tokenized megabytes per step (issue #11).
+  const window = maxTokens * 32;
   while (start < chars.length) {
     let low = start + 1;
-    let high = chars.length;
+    let high = Math.min(chars.length, start + window);
     // Longest prefix that fits: binary search on the end index.
     while (low < high) {
       const mid = Math.ceil((low + high) / 2);

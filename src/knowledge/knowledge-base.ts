@@ -22,11 +22,13 @@ import {
   type KbVersion,
   type KnowledgeStore,
   openKnowledgeStore,
+  openLanceStore,
   type Principal,
   type StoredDocument,
   StoreNotFoundError,
   type UpsertResult,
 } from '../store/index.ts';
+import { CrashPoints } from './crash-point.ts';
 
 export type SyncProgress =
   | { phase: 'load'; done: number; total: number | undefined; source: string }
@@ -80,9 +82,17 @@ export class KnowledgeBase {
   readonly #config: AttuneConfig;
   readonly #models: Models;
   readonly #embeddingName: string;
+  readonly #crash: CrashPoints;
 
-  private constructor(config: AttuneConfig, models: Models, store: KnowledgeStore, embeddingName: string) {
+  private constructor(
+    config: AttuneConfig,
+    models: Models,
+    store: KnowledgeStore,
+    embeddingName: string,
+    crash: CrashPoints,
+  ) {
     this.#config = config;
+    this.#crash = crash;
     this.#models = models;
     this.store = store;
     this.dir = config.dir;
@@ -109,7 +119,7 @@ export class KnowledgeBase {
     const wanted = config.models.embedding;
     if (options.store !== undefined) {
       await assertEmbedding(options.store, wanted, 'the given store');
-      return new KnowledgeBase(config, models, options.store, wanted);
+      return new KnowledgeBase(config, models, options.store, wanted, new CrashPoints(config.crashAt));
     }
     if (config.store.kind === 'postgres') return KnowledgeBase.#openShared(config, models, options);
     const kind = await stat(config.dir).then(
@@ -135,12 +145,14 @@ export class KnowledgeBase {
     }
     const indexDir = join(config.dir, pointer?.index ?? indexDirName(wanted));
     const embedder = await models.embedding(wanted);
-    const store = await openKnowledgeStore(
-      { kind: 'lancedb', dir: indexDir },
-      { embedding: { modelId: wanted, dimensions: embedder.dimensions } },
-    );
+    const crash = new CrashPoints(config.crashAt);
+    const store = await openLanceStore({
+      dir: indexDir,
+      embedding: { modelId: wanted, dimensions: embedder.dimensions },
+      ...(crash.armed ? { afterRowsWritten: () => crash.hit('rows') } : {}),
+    });
     if (!pointer) await writePointer(config.dir, { index: basename(indexDir), embeddingModel: wanted });
-    return new KnowledgeBase(config, models, store, wanted);
+    return new KnowledgeBase(config, models, store, wanted, crash);
   }
 
   /**
@@ -169,7 +181,7 @@ export class KnowledgeBase {
       });
     }
     await assertEmbedding(store, wanted, 'the PostgreSQL knowledge store');
-    return new KnowledgeBase(config, models, store, wanted);
+    return new KnowledgeBase(config, models, store, wanted, new CrashPoints(config.crashAt));
   }
 
   get embeddingModelName(): string {
@@ -211,10 +223,12 @@ export class KnowledgeBase {
       }
     }
     summary.failed = summary.failures.length;
+    this.#crash.hit('loaded');
 
     // 2. Only documents whose content hash changed are chunked and embedded. The writer lock is
     // taken before comparing, so another process cannot commit between the comparison and the write.
     const version = await this.store.beginWrite();
+    this.#crash.hit('began');
     try {
       return await this.#apply(sources, documents, removeMissing, seen, version, summary, started, options);
     } finally {
@@ -298,7 +312,7 @@ export class KnowledgeBase {
     const totalWrites = pending.length + toRemove.length;
     let written = 0;
     await embedAndWrite(this.store, embedder, pending, version, {
-      batchChunks: options.batchChunks ?? BATCH_CHUNKS,
+      batchChunks: options.batchChunks ?? this.#config.ingest.batchChunks ?? BATCH_CHUNKS,
       ...(options.signal ? { signal: options.signal } : {}),
       onEmbedded: (n) => {
         summary.chunksEmbedded += n;
@@ -312,12 +326,14 @@ export class KnowledgeBase {
         }
         written += results.length;
         options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
+        this.#crash.hit('written');
       },
     });
     if (toRemove.length > 0) {
       options.signal?.throwIfAborted();
       const removed = await this.store.deleteDocuments(toRemove, version);
       summary.removed += removed.filter(Boolean).length;
+      this.#crash.hit('removed');
       written += toRemove.length;
       options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
     }
@@ -332,9 +348,11 @@ export class KnowledgeBase {
       options.note ?? `${removeMissing ? 'sync' : 'ingest'} ${sources.join(' ')}`.slice(0, 500),
     );
     summary.version = committed.number;
+    this.#crash.hit('committed');
     // Compacts the small writes of this run and builds or refreshes the ANN index once the table
     // has outgrown exact search.
     await this.store.optimize();
+    this.#crash.hit('optimized');
     summary.durationMs = performance.now() - started;
     return summary;
   }

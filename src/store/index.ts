@@ -41,6 +41,7 @@ export {
 } from './postgres-store.ts';
 export {
   anonymous,
+  checkPrincipal,
   type Principal,
   PrincipalError,
   parsePrincipal as parsePrincipalText,

@@ -3,7 +3,7 @@
  * implements. Types only, plus the ACL rule every backend must push into its queries.
  */
 import type { Acl, Chunk, Document } from '../ingest/document.ts';
-import type { Principal } from './principal.ts';
+import { checkPrincipal, type Principal } from './principal.ts';
 
 export type MetadataValue = string | number | boolean;
 
@@ -188,7 +188,7 @@ export interface KnowledgeStore {
 /** The ACL rule, stated once. Backends express it in their query language; this is its reference. */
 export function canRead(acl: Acl, principal: Principal): boolean {
   return (
-    principal.admin === true ||
+    checkPrincipal(principal).admin === true ||
     acl.public ||
     acl.users.includes(principal.user) ||
     principal.groups.some((group) => acl.groups.includes(group))

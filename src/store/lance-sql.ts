@@ -7,7 +7,7 @@
  */
 import type { Acl } from '../ingest/document.ts';
 import type { MetadataFilter, MetadataValue } from './knowledge-store.ts';
-import type { Principal } from './principal.ts';
+import { checkPrincipal, type Principal } from './principal.ts';
 
 /** A SQL string literal. */
 export function sqlString(value: string): string {
@@ -40,7 +40,7 @@ function metadataPair(key: string, value: MetadataValue): string {
 
 /** The ACL rule of `canRead` as a where clause; undefined for admins (everything is readable). */
 export function aclWhere(principal: Principal): string | undefined {
-  if (principal.admin === true) return undefined;
+  if (checkPrincipal(principal).admin === true) return undefined;
   const needles = [`|u:${token(principal.user)}|`, ...principal.groups.map((group) => `|g:${token(group)}|`)];
   const members = needles.map((needle) => `strpos(acl_principals, ${sqlString(needle)}) > 0`);
   return `(acl_public = true OR ${members.join(' OR ')})`;

@@ -184,10 +184,14 @@ describe('LanceDB store: crashes, locks, reopening', () => {
     assert.equal(titles.get('doc-4'), 'doc-4 round 2', 'written before the crash');
     assert.equal(titles.get('doc-5'), 'doc-5 round 1', 'the crashed write left no trace');
     assert.equal(titles.get('doc-6'), 'doc-6 round 1');
+    // Version 2 is live (doc-0..4) though the killed writer never recorded it: it is listed at once.
+    const listed = await store.listVersions();
     assert.deepEqual(
-      (await store.listVersions()).map((v) => v.number),
-      [1],
+      listed.map((v) => v.number),
+      [1, 2],
     );
+    assert.match(listed[1]!.note ?? '', /not recorded yet/);
+    assert.equal(listed[1]!.summary.changed, 5);
     // doc-0..4 went live at version 2, which the killed writer never recorded. The next writer
     // records it, counted from the rows, and takes a new number: the number is never reused for
     // other changes, and a cache keyed by the version sees the change.
@@ -233,10 +237,14 @@ describe('LanceDB store: crashes, locks, reopening', () => {
         `doc-${i}: only the batches before the kill are new`,
       );
     }
+    // Version 2 is live (doc-0..3) though the killed writer never recorded it: it is listed at once.
+    const listed = await store.listVersions();
     assert.deepEqual(
-      (await store.listVersions()).map((v) => v.number),
-      [1],
+      listed.map((v) => v.number),
+      [1, 2],
     );
+    assert.match(listed[1]!.note ?? '', /not recorded yet/);
+    assert.equal(listed[1]!.summary.changed, 4);
     assert.equal((await store.optimize()).prunedRows, abandoned);
     await store.close();
     entries.close();

@@ -306,36 +306,51 @@ export class LanceKnowledgeStore implements KnowledgeStore {
    * counted from the rows themselves, before it does anything else.
    */
   async #recordUnrecordedVersions(): Promise<void> {
+    for (const version of await this.#unrecordedVersions()) {
+      await this.#tables.versions.add([
+        {
+          number: version.number,
+          created_at: new Date().toISOString(),
+          added: 0,
+          changed: version.summary.changed,
+          removed: version.summary.removed,
+          failed: 0,
+          chunks_embedded: version.summary.chunksEmbedded,
+          note: `recovered: a write at version ${version.number} went live but its writer stopped before recording it`,
+        },
+      ]);
+    }
+  }
+
+  /**
+   * Versions whose documents are live (published) but that the versions table does not list: a
+   * writer still running, or one killed before `commitVersion`. Counted from the rows themselves;
+   * added and changed cannot be told apart afterwards, so both count as changed.
+   */
+  async #unrecordedVersions(): Promise<KbVersion[]> {
     const recorded = (await this.nextVersion()) - 1;
     const rows = await this.#tables.entries
       .query()
       .where(`published = true AND version > ${recorded}`)
-      .select(['version', 'kind', 'deleted'])
+      .select(['version', 'kind', 'deleted', 'updated_at'])
       .toArray();
-    const byVersion = new Map<number, { changed: number; removed: number; chunks: number }>();
+    const byVersion = new Map<number, KbVersion>();
     for (const row of rows) {
-      const v = Number(row.version);
-      const counts = byVersion.get(v) ?? { changed: 0, removed: 0, chunks: 0 };
-      if (row.kind === 'chunk') counts.chunks++;
-      else if (row.deleted) counts.removed++;
-      else counts.changed++;
-      byVersion.set(v, counts);
+      const number = Number(row.version);
+      const version = byVersion.get(number) ?? {
+        number,
+        createdAt: String(row.updated_at),
+        summary: { added: 0, changed: 0, removed: 0, failed: 0, chunksEmbedded: 0 },
+        note: `not recorded yet: a write at version ${number} is live, but its writer is still running or stopped before recording it`,
+      };
+      // The latest write's time: a version still being written changes its key with every batch.
+      if (String(row.updated_at) > version.createdAt) version.createdAt = String(row.updated_at);
+      if (row.kind === 'chunk') version.summary.chunksEmbedded++;
+      else if (row.deleted) version.summary.removed++;
+      else version.summary.changed++;
+      byVersion.set(number, version);
     }
-    for (const [number, counts] of [...byVersion.entries()].sort(([a], [b]) => a - b)) {
-      await this.#tables.versions.add([
-        {
-          number,
-          created_at: new Date().toISOString(),
-          // Added and changed cannot be told apart afterwards: both count as changed.
-          added: 0,
-          changed: counts.changed,
-          removed: counts.removed,
-          failed: 0,
-          chunks_embedded: counts.chunks,
-          note: `recovered: a write at version ${number} went live but its writer stopped before recording it`,
-        },
-      ]);
-    }
+    return [...byVersion.values()].sort((a, b) => a.number - b.number);
   }
 
   async endWrite(): Promise<void> {
@@ -634,7 +649,10 @@ export class LanceKnowledgeStore implements KnowledgeStore {
   async listVersions(): Promise<KbVersion[]> {
     this.#assertOpen();
     const rows = await this.#tables.versions.query().toArray();
-    return rows.map(toKbVersion).sort((a, b) => a.number - b.number);
+    const recorded = rows.map(toKbVersion).sort((a, b) => a.number - b.number);
+    // What readers already see is listed even before its writer records it: a version-keyed
+    // cache must expire the moment a document changes, not when the next writer comes along.
+    return [...recorded, ...(await this.#unrecordedVersions())];
   }
 
   async currentVersion(): Promise<KbVersion | undefined> {

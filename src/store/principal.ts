@@ -40,3 +40,29 @@ export function parsePrincipal(text: string): Principal {
     );
   return { user, groups: [...new Set(list)] };
 }
+
+/**
+ * The shape every read checks before it builds a filter from a principal, whoever made it (the
+ * CLI's parser, a library caller, a server's API key): a user that is a non-empty name without
+ * control characters, groups that are such names, `admin` a real boolean. A malformed principal
+ * is an error here, never read as "no restriction" further down.
+ */
+export function checkPrincipal(principal: Principal): Principal {
+  const p = principal as unknown;
+  if (typeof p !== 'object' || p === null) throw new PrincipalError('A principal must be an object.');
+  const { user, groups, admin } = p as Record<string, unknown>;
+  if (!isName(user)) throw new PrincipalError(`Principal user ${JSON.stringify(user)} is not a name.`);
+  if (!Array.isArray(groups) || !groups.every(isName))
+    throw new PrincipalError(
+      `Principal "${user}": groups ${JSON.stringify(groups)} are not a list of names.`,
+    );
+  if (admin !== undefined && typeof admin !== 'boolean')
+    throw new PrincipalError(
+      `Principal "${user}": admin must be true or false, not ${JSON.stringify(admin)}.`,
+    );
+  return principal;
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '' && !/[\p{Cc}\u2028\u2029]/u.test(value);
+}
