@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { APICallError } from 'ai';
 import { convertArrayToReadableStream, MockEmbeddingModelV3, MockLanguageModelV3 } from 'ai/test';
+import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import {
   type AISDKLanguageModel,
   fromAISDKEmbeddingModel,
@@ -11,7 +12,6 @@ import {
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, ChatResult, ChatStreamPart, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
-import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 
 const usage = (input: number, output: number) => ({

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import {
   embed,
   embedMany,
@@ -13,7 +14,6 @@ import { AttuneError, SchemaNotSupportedError } from './model-error.ts';
 import type { ChatModel, EmbeddingModel, Tokenizer } from './model-spec.ts';
 import type { Models } from './models.ts';
 import { createOpenAICompatible } from './openai-compatible-provider.ts';
-import { startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 import { cosineSimilarity } from './vector-math.ts';
 

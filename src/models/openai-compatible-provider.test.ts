@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, ChatResult, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
 import { createOpenAICompatible, ModelServerError, serverSentEvents } from './openai-compatible-provider.ts';
-import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { SMALL_CHAT_MODEL, testModels } from './testing.ts';
 import { cosineSimilarity } from './vector-math.ts';
 

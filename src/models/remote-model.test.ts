@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { Attune } from '../attune.ts';
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
-import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
 import { estimatingTokenizer, parseRemoteModelName } from './remote-model.ts';
 import { testModels } from './testing.ts';
 
