@@ -218,6 +218,9 @@ describe('the web app in Chromium against the real server (real models)', () => 
     // By keyboard: the citation is a button, Enter opens the source panel.
     await page.mouse.move(0, 0);
     await cite.focus();
+    await tip.waitFor();
+    await page.keyboard.press('Escape');
+    await tip.waitFor({ state: 'hidden' });
     await page.keyboard.press('Enter');
     const panel = page.getByRole('complementary', { name: 'source' });
     await panel.getByRole('heading', { name: 'Returns policy' }).waitFor();
@@ -239,6 +242,9 @@ describe('the web app in Chromium against the real server (real models)', () => 
       'the source is beside the answer',
     );
     await shot(page, 'chat-citation-laptop');
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+    assert.ok(await cite.evaluate((el) => el === document.activeElement), 'focus returns to the citation');
   });
 
   it('says clearly when it abstains', async () => {
@@ -292,6 +298,31 @@ describe('the web app in Chromium against the real server (real models)', () => 
     );
     await page.goto(`${server.url}/app/#/eval`);
     await page.getByText('No eval runs yet').waitFor();
+    // A stand-in report (the real one's charts are tested in src/eval): inline SVG and an inline
+    // script, which must run in the sandboxed frame yet not reach the app's storage (the key).
+    const run = join(attune.config.dir, 'eval', 'run-web-1');
+    mkdirSync(run, { recursive: true });
+    writeFileSync(join(run, 'run.json'), '{}');
+    writeFileSync(
+      join(run, 'report.html'),
+      `<!doctype html><html><body><h1>Stand-in report</h1><svg width="200" height="20"><rect id="bar" width="120" height="20"/></svg>
+<p id="ran">script did not run</p><p id="storage"></p><script>
+document.getElementById('ran').textContent = 'script ran';
+let seen; try { seen = localStorage.getItem('attune.apiKey') ?? 'nothing'; } catch { seen = 'storage refused'; }
+document.getElementById('storage').textContent = seen;
+</script></body></html>`,
+    );
+    await page.reload();
+    await page.getByRole('link', { name: 'run-web-1' }).click();
+    const frame = page.frameLocator('iframe[title="eval report run-web-1"]');
+    await frame.getByText('script ran').waitFor();
+    assert.equal(
+      await frame.locator('#storage').innerText(),
+      'storage refused',
+      'the report cannot read the key',
+    );
+    assert.equal(await frame.locator('#bar').getAttribute('width'), '120');
+    await shot(page, 'eval-report-laptop');
     await page.goto(`${server.url}/app/#/finetune`);
     assert.match(await page.getByRole('note').innerText(), /no fine-tune routes yet/);
   });
@@ -305,7 +336,14 @@ describe('the web app in Chromium against the real server (real models)', () => 
     await phone.getByLabel('Question').fill('How many days do customers have to return unworn shoes?');
     await phone.getByRole('button', { name: 'Ask' }).click();
     await phone.locator('.turn[data-status="done"] .answer-text').waitFor({ timeout: 180_000 });
-    await phone.locator('.turn .cite-button').first().click();
+    const phoneCite = phone.locator('.turn .cite-button').first();
+    await phoneCite.focus();
+    const tipBox = await phone.getByRole('tooltip').filter({ visible: true }).boundingBox();
+    assert.ok(
+      tipBox && tipBox.x >= 0 && tipBox.x + tipBox.width <= 390,
+      `the passage fits: ${JSON.stringify(tipBox)}`,
+    );
+    await phoneCite.click();
     const panel = phone.getByRole('complementary', { name: 'source' });
     await panel.locator('mark.cited-text').waitFor();
     const widths = await phone.evaluate(() => ({

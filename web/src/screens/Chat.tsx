@@ -44,14 +44,21 @@ function Citation({
   onOpen: () => void;
 }) {
   const tip = useId();
+  // Escape hides the passage until the pointer or focus leaves (WCAG 1.4.13: dismissible).
+  const [dismissed, setDismissed] = useState(false);
   return (
-    <span className="cite">
+    <span className={dismissed ? 'cite dismissed' : 'cite'}>
       <button
         type="button"
         className="cite-button"
         aria-describedby={tip}
         aria-label={`source ${n}${source ? `: ${source.title}` : ''}`}
         onClick={onOpen}
+        onMouseLeave={() => setDismissed(false)}
+        onBlur={() => setDismissed(false)}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') setDismissed(true);
+        }}
         disabled={!source}
       >
         [{n}]
@@ -214,6 +221,16 @@ export function Chat({ api }: { api: Api }) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [question, setQuestion] = useState('');
   const [opened, setOpened] = useState<Opened | undefined>();
+  // Where focus goes back to when the source closes: the citation (or link) that opened it.
+  const opener = useRef<HTMLElement | null>(null);
+  const open = (o: Opened) => {
+    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    setOpened(o);
+  };
+  const close = () => {
+    setOpened(undefined);
+    opener.current?.focus();
+  };
   const busy = turns.some((t) => t.status === 'queued' || t.status === 'drafting');
   const nextId = useRef(1);
   const inputId = useId();
@@ -252,7 +269,7 @@ export function Chat({ api }: { api: Api }) {
         )}
         <ol className="turns">
           {turns.map((t) => (
-            <TurnView key={t.id} turn={t} onOpen={setOpened} />
+            <TurnView key={t.id} turn={t} onOpen={open} />
           ))}
         </ol>
         <form className="ask" onSubmit={ask}>
@@ -278,14 +295,20 @@ export function Chat({ api }: { api: Api }) {
         </form>
       </section>
       {opened && (
-        <aside className="source-panel" aria-label="source">
+        <aside
+          className="source-panel"
+          aria-label="source"
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') close();
+          }}
+        >
           <DocumentView
             key={`${opened.docId}#${opened.chunkId}#${opened.quote ?? ''}`}
             api={api}
             docId={opened.docId}
             chunkId={opened.chunkId}
             quote={opened.quote}
-            onClose={() => setOpened(undefined)}
+            onClose={close}
           />
         </aside>
       )}
