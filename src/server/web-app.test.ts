@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Hono } from 'hono';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { Attune } from '../attune.ts';
 import { type RunningServer, startServer } from './index.ts';
 import { serveWebApp, WEB_DIST } from './web-app.ts';
@@ -14,6 +14,9 @@ import { serveWebApp, WEB_DIST } from './web-app.ts';
 const CHROMIUM = process.env.ATTUNE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'web-app');
 const BUILT = existsSync(join(WEB_DIST, 'index.html'));
+/** The text as rendered: Playwright's innerText, which leaves out hidden tooltips (textContent would not). */
+// biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, not a DOM node
+const shown = (locator: Locator) => locator.innerText();
 const RETURNS =
   '# Returns policy\n\nCustomers may return unworn shoes within 45 days of delivery for a full refund.\n\n' +
   '## Exchanges\n\nExchanges for another size are free and ship within 3 business days.\n';
@@ -147,11 +150,11 @@ describe('the web app in Chromium against the real server (real models)', () => 
     const failure = (await failed.textContent()) ?? '';
     assert.match(failure, /tool\.exe/);
     assert.match(failure, /422/);
-    assert.match(await failed.getByRole('list', { name: 'tool.exe failures' }).innerText(), /unsupported/i);
+    assert.match(await shown(failed.getByRole('list', { name: 'tool.exe failures' })), /unsupported/i);
     const row = page.getByRole('row').filter({ hasText: 'uploads/returns.md' });
     await row.waitFor();
-    assert.match(await row.innerText(), /group: engineering/);
-    assert.match(await page.getByRole('table', { name: /versions/i }).innerText(), /upload returns\.md/);
+    assert.match(await shown(row), /group: engineering/);
+    assert.match(await shown(page.getByRole('table', { name: /versions/i })), /upload returns\.md/);
     await shot(page, 'documents-laptop');
   });
 
@@ -193,7 +196,7 @@ describe('the web app in Chromium against the real server (real models)', () => 
     await shot(page, 'chat-draft-laptop');
     const answer = page.locator('.turn[data-status="done"] .answer-text');
     await answer.waitFor({ timeout: 180_000 });
-    answerText = (await answer.innerText()).trim();
+    answerText = (await shown(answer)).trim();
     assert.match(answerText, /45/);
     const seen = await page.evaluate(() => {
       const w = window as unknown as { drafts: string[]; draftOpacity: string };
@@ -213,7 +216,7 @@ describe('the web app in Chromium against the real server (real models)', () => 
     await cite.hover();
     const tip = page.getByRole('tooltip').filter({ visible: true });
     await tip.waitFor();
-    assert.match(await tip.innerText(), /45 days/);
+    assert.match(await shown(tip), /45 days/);
     await shot(page, 'chat-tooltip-laptop');
     // By keyboard: the citation is a button, Enter opens the source panel.
     await page.mouse.move(0, 0);
@@ -226,9 +229,9 @@ describe('the web app in Chromium against the real server (real models)', () => 
     await panel.getByRole('heading', { name: 'Returns policy' }).waitFor();
     const cited = panel.locator('.chunk.cited');
     assert.equal(await cited.count(), 1);
-    assert.match(await cited.innerText(), /45 days/);
+    assert.match(await shown(cited), /45 days/);
     const mark = panel.locator('mark.cited-text');
-    assert.match(await mark.innerText(), /45 days/);
+    assert.match(await shown(mark), /45 days/);
     const bg = await mark.evaluate((m) => getComputedStyle(m).backgroundColor);
     assert.notEqual(bg, 'rgba(0, 0, 0, 0)', 'the cited text is highlighted');
     assert.ok(
@@ -252,9 +255,9 @@ describe('the web app in Chromium against the real server (real models)', () => 
     await page.getByRole('button', { name: 'Ask' }).click();
     const abstained = page.locator('.turn[data-status="done"] .abstained');
     await abstained.waitFor({ timeout: 180_000 });
-    assert.match(await abstained.innerText(), /Attune did not answer/);
+    assert.match(await shown(abstained), /Attune did not answer/);
     const closest = abstained.getByRole('figure');
-    if (await closest.count()) assert.match(await closest.innerText(), /Closest passage, not an answer/);
+    if (await closest.count()) assert.match(await shown(closest), /Closest passage, not an answer/);
     await shot(page, 'chat-abstained-laptop');
   });
 
@@ -271,7 +274,7 @@ describe('the web app in Chromium against the real server (real models)', () => 
     const cited = page.locator(`.chunk.cited[data-chunk-id="${target.id}"]`).filter({ visible: true });
     await cited.waitFor();
     assert.equal(await page.locator('.chunk.cited').filter({ visible: true }).count(), 1);
-    assert.match(await cited.innerText(), /Exchanges/);
+    assert.match(await shown(cited), /Exchanges/);
   });
 
   it('browses the audit record of the answer: retrieved passages, prompt size, timings', async () => {
@@ -279,21 +282,21 @@ describe('the web app in Chromium against the real server (real models)', () => 
     await page.getByRole('link', { name: 'How many days do customers have to return unworn shoes?' }).click();
     const record = page.getByRole('article', { name: /audit record/ });
     await record.waitFor();
-    const text = await record.innerText();
+    const text = await shown(record);
     assert.match(text, /answered/);
     assert.match(text, /\d+ tokens of a \d+-token context/);
     assert.match(
-      await record.getByRole('table', { name: /retrieved/i }).innerText(),
+      await shown(record.getByRole('table', { name: /retrieved/i })),
       /Returns policy[\s\S]*in the prompt/,
     );
-    assert.match(await record.getByRole('table', { name: 'Timings' }).innerText(), /\d+ (ms|s)/);
+    assert.match(await shown(record.getByRole('table', { name: 'Timings' })), /\d+ (ms|s)/);
     await shot(page, 'audit-laptop');
   });
 
   it('lists the model catalog, eval runs and the labelled fine-tune placeholder', async () => {
     await page.goto(`${server.url}/app/#/models`);
     assert.match(
-      await page.getByRole('table', { name: 'Model catalog' }).innerText(),
+      await shown(page.getByRole('table', { name: 'Model catalog' })),
       /qwen2\.5-coder-1\.5b-instruct/,
     );
     await page.goto(`${server.url}/app/#/eval`);
@@ -316,15 +319,11 @@ document.getElementById('storage').textContent = seen;
     await page.getByRole('link', { name: 'run-web-1' }).click();
     const frame = page.frameLocator('iframe[title="eval report run-web-1"]');
     await frame.getByText('script ran').waitFor();
-    assert.equal(
-      await frame.locator('#storage').innerText(),
-      'storage refused',
-      'the report cannot read the key',
-    );
+    assert.equal(await shown(frame.locator('#storage')), 'storage refused', 'the report cannot read the key');
     assert.equal(await frame.locator('#bar').getAttribute('width'), '120');
     await shot(page, 'eval-report-laptop');
     await page.goto(`${server.url}/app/#/finetune`);
-    assert.match(await page.getByRole('note').innerText(), /no fine-tune routes yet/);
+    assert.match(await shown(page.getByRole('note')), /no fine-tune routes yet/);
   });
 
   it('is usable at phone width: one column, nothing wider than the screen, the source below the answer', async () => {
