@@ -238,6 +238,7 @@ describe('the web app in Chromium against the real server (real models)', () => 
       await cited.evaluate((el) => el === document.activeElement),
       'focus moves to the cited passage',
     );
+    assert.match(await shown(panel), /as it was at knowledge-base version 2, when answered/);
     const box = await panel.boundingBox();
     const conversation = await page.getByRole('region', { name: 'conversation' }).boundingBox();
     assert.ok(
@@ -356,6 +357,51 @@ document.getElementById('storage').textContent = seen;
     const ask = await phone.getByRole('button', { name: 'Ask' }).boundingBox();
     assert.ok(ask && ask.x + ask.width <= 390, 'the Ask button is on screen');
     await shot(phone, 'chat-citation-phone');
+    await ctx.close();
+  });
+
+  it('stops an answer in flight', async () => {
+    const ctx = await newContext({ width: 1280, height: 800 });
+    await ctx.addInitScript((key) => localStorage.setItem('attune.apiKey', key), keys.admin);
+    const p = await ctx.newPage();
+    await p.goto(`${server.url}/app/`);
+    await p.getByLabel('Question').fill('Where do orders ship from?');
+    await p.getByRole('button', { name: 'Ask' }).click();
+    await p.getByRole('button', { name: 'Stop' }).click();
+    await p.getByRole('alert').filter({ hasText: 'Stopped: no answer was given.' }).waitFor();
+    await p.getByRole('button', { name: 'Ask' }).waitFor();
+    await ctx.close();
+  });
+
+  it('opens a citation as the answer read it, after the document has changed', async () => {
+    const ctx = await newContext({ width: 1280, height: 800 });
+    await ctx.addInitScript((key) => localStorage.setItem('attune.apiKey', key), keys.admin);
+    const p = await ctx.newPage();
+    await p.goto(`${server.url}/app/`);
+    // From the answer cache (the knowledge base is still at version 2): no generation.
+    await p.getByLabel('Question').fill('How many days do customers have to return unworn shoes?');
+    await p.getByRole('button', { name: 'Ask' }).click();
+    await p.locator('.turn[data-status="done"] .answer-text').waitFor({ timeout: 180_000 });
+    const form = new FormData();
+    form.set(
+      'file',
+      new File([RETURNS.replace('45 days', '60 days')], 'returns.md', { type: 'text/markdown' }),
+    );
+    form.set('groups', 'engineering');
+    const res = await fetch(`${server.url}/api/documents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.admin}` },
+      body: form,
+    });
+    assert.equal(res.status, 201);
+    const version = ((await res.json()) as { version: number }).version;
+    assert.ok(version > 2, `a new version: ${version}`);
+    await p.locator('.turn .cite-button').first().click();
+    const panel = p.getByRole('complementary', { name: 'source' });
+    assert.match(await shown(panel.locator('mark.cited-text')), /45 days/);
+    assert.match(await shown(panel), /as it was at knowledge-base version 2/);
+    await p.goto(`${server.url}/app/#/documents/${encodeURIComponent('uploads/returns.md')}`);
+    await p.locator('.page .chunk').filter({ hasText: '60 days' }).waitFor();
     await ctx.close();
   });
 

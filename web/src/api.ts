@@ -255,7 +255,11 @@ export class Api {
   }
 
   documents = () => this.json<{ documents: StoredDocument[] }>('/api/documents?limit=500');
-  document = (id: string) => this.json<DocumentSnapshot>(`/api/documents/${encodeURIComponent(id)}`);
+  /** A document now, or as it was at a knowledge-base version (what an answer given then read). */
+  document = (id: string, version?: number) =>
+    this.json<DocumentSnapshot>(
+      `/api/documents/${encodeURIComponent(id)}${version !== undefined ? `?version=${version}` : ''}`,
+    );
   versions = () => this.json<{ versions: KbVersion[] }>('/api/versions');
   audit = () => this.json<{ records: AuditRecord[] }>('/api/audit?limit=100');
   auditRecord = (id: string) => this.json<AuditRecord>(`/api/audit/${encodeURIComponent(id)}`);

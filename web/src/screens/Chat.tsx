@@ -17,7 +17,7 @@ type Turn = {
 };
 
 /** What the source panel shows: a chunk of a document, and the text of it that was cited. */
-type Opened = { docId: string; chunkId: string; quote?: string };
+type Opened = { docId: string; chunkId: string; quote?: string; version?: number };
 
 const ABSTAIN_REASONS: Record<string, string> = {
   'low-retrieval-confidence': 'nothing in the knowledge base matched the question closely enough',
@@ -154,8 +154,10 @@ function Abstention({ answer, onOpen }: { answer: Answer; onOpen: (o: Opened) =>
   );
 }
 
-function TurnView({ turn, onOpen }: { turn: Turn; onOpen: (o: Opened) => void }) {
+function TurnView({ turn, onOpen: openNow }: { turn: Turn; onOpen: (o: Opened) => void }) {
   const a = turn.answer;
+  // A source opens as it was when this answer read it, not as it may read now.
+  const onOpen = (o: Opened) => openNow(a?.kbVersion !== undefined ? { ...o, version: a.kbVersion } : o);
   return (
     <li className="turn" data-status={turn.status}>
       <p className="question">
@@ -233,6 +235,7 @@ export function Chat({ api }: { api: Api }) {
   };
   const busy = turns.some((t) => t.status === 'queued' || t.status === 'drafting');
   const nextId = useRef(1);
+  const inFlight = useRef<AbortController | undefined>(undefined);
   const inputId = useId();
 
   const update = (id: number, change: (t: Turn) => Turn) =>
@@ -245,15 +248,24 @@ export function Chat({ api }: { api: Api }) {
     const id = nextId.current++;
     setTurns((all) => [...all, { id, question: q, status: 'queued', sources: [], draft: '' }]);
     setQuestion('');
+    const controller = new AbortController();
+    inFlight.current = controller;
     try {
-      const answer = await api.ask(q, {
-        onQueued: (waitedMs) => update(id, (t) => ({ ...t, waitedMs, status: 'drafting' })),
-        onSources: (sources) => update(id, (t) => ({ ...t, sources })),
-        onDraft: (delta) => update(id, (t) => ({ ...t, status: 'drafting', draft: t.draft + delta })),
-      });
+      const answer = await api.ask(
+        q,
+        {
+          onQueued: (waitedMs) => update(id, (t) => ({ ...t, waitedMs, status: 'drafting' })),
+          onSources: (sources) => update(id, (t) => ({ ...t, sources })),
+          onDraft: (delta) => update(id, (t) => ({ ...t, status: 'drafting', draft: t.draft + delta })),
+        },
+        controller.signal,
+      );
       update(id, (t) => ({ ...t, status: 'done', answer, sources: answer.sources }));
     } catch (error) {
-      update(id, (t) => ({ ...t, status: 'error', error: describeError(error) }));
+      const message = controller.signal.aborted ? 'Stopped: no answer was given.' : describeError(error);
+      update(id, (t) => ({ ...t, status: 'error', error: message }));
+    } finally {
+      inFlight.current = undefined;
     }
   };
 
@@ -289,9 +301,15 @@ export function Chat({ api }: { api: Api }) {
               }
             }}
           />
-          <button type="submit" disabled={busy || !question.trim()}>
-            {busy ? 'Answering…' : 'Ask'}
-          </button>
+          {busy ? (
+            <button type="button" className="secondary" onClick={() => inFlight.current?.abort()}>
+              Stop
+            </button>
+          ) : (
+            <button type="submit" disabled={!question.trim()}>
+              Ask
+            </button>
+          )}
         </form>
       </section>
       {opened && (
@@ -303,11 +321,12 @@ export function Chat({ api }: { api: Api }) {
           }}
         >
           <DocumentView
-            key={`${opened.docId}#${opened.chunkId}#${opened.quote ?? ''}`}
+            key={`${opened.docId}#${opened.chunkId}#${opened.version}#${opened.quote ?? ''}`}
             api={api}
             docId={opened.docId}
             chunkId={opened.chunkId}
             quote={opened.quote}
+            version={opened.version}
             onClose={close}
           />
         </aside>

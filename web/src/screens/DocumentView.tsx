@@ -85,15 +85,18 @@ export function DocumentView({
   docId,
   chunkId,
   quote,
+  version,
   onClose,
 }: {
   api: Api;
   docId: string;
   chunkId?: string | undefined;
   quote?: string | undefined;
+  /** The knowledge-base version to show it at (an answer's); default the current one. */
+  version?: number | undefined;
   onClose?: () => void;
 }) {
-  const [loaded] = useLoad(() => api.document(docId), [api, docId]);
+  const [loaded] = useLoad(() => api.document(docId, version), [api, docId, version]);
   return (
     <article className="document" aria-label={`source: ${docId}`}>
       <Show loaded={loaded}>
@@ -104,6 +107,9 @@ export function DocumentView({
                 <h2>{document.title || document.id}</h2>
                 <p className="muted">
                   {document.id} · version {document.version} · {document.chunkCount} passages
+                  {version !== undefined && (
+                    <> · as it was at knowledge-base version {version}, when answered</>
+                  )}
                 </p>
                 <AclLabels acl={document.acl} />
               </div>
@@ -115,7 +121,7 @@ export function DocumentView({
             </header>
             {chunkId && !chunks.some((c) => c.id === chunkId) && (
               <p className="warning" role="status">
-                The cited passage is not in the current version of this document; it has changed since.
+                The cited passage is not in this version of the document; it has changed since.
               </p>
             )}
             <div className="chunks">
