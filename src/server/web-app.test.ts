@@ -291,6 +291,12 @@ describe('the web app in Chromium against the real server (real models)', () => 
       /Returns policy[\s\S]*in the prompt/,
     );
     assert.match(await shown(record.getByRole('table', { name: 'Timings' })), /\d+ (ms|s)/);
+    await page.getByRole('button', { name: 'Show the cited documents as they were when answered' }).click();
+    await page.getByText('uploads/returns.md at version 2').click();
+    await page
+      .locator('.as-they-were')
+      .getByText(/within 45 days of delivery/)
+      .waitFor();
     await shot(page, 'audit-laptop');
   });
 

@@ -263,6 +263,11 @@ export class Api {
   versions = () => this.json<{ versions: KbVersion[] }>('/api/versions');
   audit = () => this.json<{ records: AuditRecord[] }>('/api/audit?limit=100');
   auditRecord = (id: string) => this.json<AuditRecord>(`/api/audit/${encodeURIComponent(id)}`);
+  /** The record with each cited document as it was when the answer was given. */
+  auditDocuments = (id: string) =>
+    this.json<AuditRecord & { documents: { docId: string; version: number; text?: string }[] }>(
+      `/api/audit/${encodeURIComponent(id)}?documents=true`,
+    );
   evalRuns = () => this.json<{ runs: EvalRun[] }>('/api/eval/runs');
   evalReport = (id: string) => this.text(`/api/eval/runs/${encodeURIComponent(id)}/report.html`);
   models = () => this.json<{ models: ModelEntry[] }>('/api/models');

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import type { Api, AuditRecord } from '../api.ts';
 import { href, useLoad } from '../hooks.ts';
 import { ms, Show, when } from '../ui.tsx';
@@ -153,14 +154,54 @@ function AuditRecordView({ record: r }: { record: AuditRecord }) {
   );
 }
 
+/** "Which documents drove this answer": each cited document's text at the record's version. */
+function DocumentsAsTheyWere({ api, id }: { api: Api; id: string }) {
+  const [loaded] = useLoad(() => api.auditDocuments(id), [api, id]);
+  return (
+    <Show loaded={loaded}>
+      {({ documents }) =>
+        documents.length === 0 ? (
+          <p className="muted">The answer cited no document.</p>
+        ) : (
+          <ul className="as-they-were">
+            {documents.map((d) => (
+              <li key={d.docId}>
+                <details>
+                  <summary>
+                    {d.docId} at version {d.version}
+                  </summary>
+                  {d.text !== undefined ? (
+                    <p className="chunk-text">{d.text}</p>
+                  ) : (
+                    <p className="muted">Not readable any more by the key that asked.</p>
+                  )}
+                </details>
+              </li>
+            ))}
+          </ul>
+        )
+      }
+    </Show>
+  );
+}
+
 export function AuditRecordPage({ api, id }: { api: Api; id: string }) {
   const [record] = useLoad(() => api.auditRecord(id), [api, id]);
+  const [showDocuments, setShowDocuments] = useState(false);
   return (
     <div className="page">
       <p>
         <a href={href('audit')}>← All audit records</a>
       </p>
       <Show loaded={record}>{(r) => <AuditRecordView record={r} />}</Show>
+      <h3>Documents as they were</h3>
+      {showDocuments ? (
+        <DocumentsAsTheyWere api={api} id={id} />
+      ) : (
+        <button type="button" className="secondary" onClick={() => setShowDocuments(true)}>
+          Show the cited documents as they were when answered
+        </button>
+      )}
     </div>
   );
 }
