@@ -333,14 +333,43 @@ document.getElementById('storage').textContent = seen;
     assert.match(await shown(page.getByRole('note')), /no fine-tune routes yet/);
   });
 
+  it('names every control on every screen (accessible names, from the accessibility tree)', async () => {
+    await page.goto(`${server.url}/app/#/audit`);
+    const record = await page.getByRole('link', { name: /return unworn shoes/ }).getAttribute('href');
+    for (const route of [
+      'chat',
+      'documents',
+      'audit',
+      record!.slice(2),
+      'eval',
+      'eval/run-web-1',
+      'models',
+      'finetune',
+    ]) {
+      await page.goto(`${server.url}/app/#/${route}`);
+      await page.getByRole('main').getByRole('heading').first().waitFor();
+      await page.waitForLoadState('networkidle');
+      const tree = await page.locator('body').ariaSnapshot();
+      const unnamed = tree
+        .split('\n')
+        .filter((line) => /^\s*- (button|link|textbox|checkbox|combobox|tooltip)\b(?! ")/.test(line));
+      assert.deepEqual(unnamed, [], `${route}: controls without a name`);
+    }
+  });
+
   it('is usable at phone width: one column, nothing wider than the screen, the source below the answer', async () => {
     const ctx = await newContext({ width: 390, height: 844 });
     await ctx.addInitScript((key) => localStorage.setItem('attune.apiKey', key), keys.admin);
     const phone = await ctx.newPage();
     await phone.goto(`${server.url}/app/`);
     // The same question again: the answer cache serves it, so no second generation on shared cores.
-    await phone.getByLabel('Question').fill('How many days do customers have to return unworn shoes?');
-    await phone.getByRole('button', { name: 'Ask' }).click();
+    // By keyboard alone: Tab through the page to the question, type, Enter.
+    for (let i = 0; i < 20; i++) {
+      await phone.keyboard.press('Tab');
+      if (await phone.getByLabel('Question').evaluate((el) => el === document.activeElement)) break;
+    }
+    await phone.keyboard.type('How many days do customers have to return unworn shoes?');
+    await phone.keyboard.press('Enter');
     await phone.locator('.turn[data-status="done"] .answer-text').waitFor({ timeout: 180_000 });
     const phoneCite = phone.locator('.turn .cite-button').first();
     await phoneCite.focus();
