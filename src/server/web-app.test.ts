@@ -217,6 +217,11 @@ describe('the web app in Chromium against the real server (real models)', () => 
     const tip = page.getByRole('tooltip').filter({ visible: true });
     await tip.waitFor();
     assert.match(await shown(tip), /45 days/);
+    const tipBox = await tip.boundingBox();
+    assert.ok(
+      tipBox && tipBox.x >= 0 && tipBox.x + tipBox.width <= 1280 && tipBox.y >= 0,
+      'the passage is on screen',
+    );
     await shot(page, 'chat-tooltip-laptop');
     // By keyboard: the citation is a button, Enter opens the source panel.
     await page.mouse.move(0, 0);

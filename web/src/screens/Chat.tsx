@@ -1,4 +1,4 @@
-import { type FormEvent, useId, useRef, useState } from 'react';
+import { type CSSProperties, type FormEvent, useId, useRef, useState } from 'react';
 import type { Answer, AnswerSource, Api } from '../api.ts';
 import { describeError } from '../api.ts';
 import { href } from '../hooks.ts';
@@ -46,6 +46,18 @@ function Citation({
   const tip = useId();
   // Escape hides the passage until the pointer or focus leaves (WCAG 1.4.13: dismissible).
   const [dismissed, setDismissed] = useState(false);
+  const [place, setPlace] = useState<CSSProperties>({});
+  // Placed against the window when shown: centred on the citation, kept on screen at any width.
+  const placeTip = (button: HTMLElement) => {
+    const r = button.getBoundingClientRect();
+    const width = Math.min(352, window.innerWidth - 16);
+    const left = Math.max(8, Math.min(r.left + r.width / 2 - width / 2, window.innerWidth - width - 8));
+    setPlace(
+      r.top > 160
+        ? { left, width, bottom: window.innerHeight - r.top + 6 }
+        : { left, width, top: r.bottom + 6 },
+    );
+  };
   return (
     <span className={dismissed ? 'cite dismissed' : 'cite'}>
       <button
@@ -54,6 +66,8 @@ function Citation({
         aria-describedby={tip}
         aria-label={`source ${n}${source ? `: ${source.title}` : ''}`}
         onClick={onOpen}
+        onMouseEnter={(e) => placeTip(e.currentTarget)}
+        onFocus={(e) => placeTip(e.currentTarget)}
         onMouseLeave={() => setDismissed(false)}
         onBlur={() => setDismissed(false)}
         onKeyDown={(e) => {
@@ -63,7 +77,7 @@ function Citation({
       >
         [{n}]
       </button>
-      <span role="tooltip" id={tip} className="tip">
+      <span role="tooltip" id={tip} className="tip" style={place}>
         {source ? (
           <>
             <strong>{source.title}</strong>
