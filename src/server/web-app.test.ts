@@ -243,7 +243,7 @@ describe('the web app in Chromium against the real server (real models)', () => 
       await cited.evaluate((el) => el === document.activeElement),
       'focus moves to the cited passage',
     );
-    assert.match(await shown(panel), /as it was at knowledge-base version 2, when answered/);
+    assert.match(await shown(panel), /as it was at knowledge-base version 2/);
     const box = await panel.boundingBox();
     const conversation = await page.getByRole('region', { name: 'conversation' }).boundingBox();
     assert.ok(
@@ -350,6 +350,7 @@ document.getElementById('storage').textContent = seen;
       'eval/run-web-1',
       'models',
       'finetune',
+      `documents/${encodeURIComponent('uploads/returns.md')}`,
     ]) {
       await page.goto(`${server.url}/app/#/${route}`);
       await page.getByRole('main').getByRole('heading').first().waitFor();
@@ -442,6 +443,9 @@ document.getElementById('storage').textContent = seen;
     assert.match(await shown(panel), /as it was at knowledge-base version 2/);
     await p.goto(`${server.url}/app/#/documents/${encodeURIComponent('uploads/returns.md')}`);
     await p.locator('.page .chunk').filter({ hasText: '60 days' }).waitFor();
+    await p.getByLabel('Show at version').selectOption('2');
+    await p.locator('.page .chunk').filter({ hasText: '45 days' }).waitFor();
+    assert.match(p.url(), /\?version=2$/);
     await ctx.close();
   });
 

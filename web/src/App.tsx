@@ -4,7 +4,7 @@ import { href, useRoute } from './hooks.ts';
 import { Audit, AuditRecordPage } from './screens/Audit.tsx';
 import { Chat } from './screens/Chat.tsx';
 import { Documents } from './screens/Documents.tsx';
-import { DocumentView } from './screens/DocumentView.tsx';
+import { DocumentView, VersionPicker } from './screens/DocumentView.tsx';
 import { Eval, EvalReport } from './screens/Eval.tsx';
 import { FineTune } from './screens/FineTune.tsx';
 import { Models } from './screens/Models.tsx';
@@ -52,7 +52,13 @@ export function App() {
         <p>
           <a href={href('documents')}>← All documents</a>
         </p>
-        <DocumentView api={api} docId={id} chunkId={route.query.get('chunk') ?? undefined} />
+        <VersionPicker api={api} docId={id} query={route.query} />
+        <DocumentView
+          api={api}
+          docId={id}
+          chunkId={route.query.get('chunk') ?? undefined}
+          version={route.query.has('version') ? Number(route.query.get('version')) : undefined}
+        />
       </div>
     );
   else if (section === 'documents') page = <Documents api={api} />;

@@ -1,6 +1,6 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useId, useRef } from 'react';
 import type { Api, StoredChunk } from '../api.ts';
-import { useLoad } from '../hooks.ts';
+import { href, useLoad } from '../hooks.ts';
 import { AclLabels, Show } from '../ui.tsx';
 
 const WORD = /[\p{L}\p{N}]+/gu;
@@ -107,9 +107,7 @@ export function DocumentView({
                 <h2>{document.title || document.id}</h2>
                 <p className="muted">
                   {document.id} · version {document.version} · {document.chunkCount} passages
-                  {version !== undefined && (
-                    <> · as it was at knowledge-base version {version}, when answered</>
-                  )}
+                  {version !== undefined && <> · as it was at knowledge-base version {version}</>}
                 </p>
                 <AclLabels acl={document.acl} />
               </div>
@@ -138,5 +136,33 @@ export function DocumentView({
         )}
       </Show>
     </article>
+  );
+}
+
+/** "What did this say then": the document page at any knowledge-base version, kept in the link. */
+export function VersionPicker({ api, docId, query }: { api: Api; docId: string; query: URLSearchParams }) {
+  const [versions] = useLoad(() => api.versions(), [api]);
+  const id = useId();
+  if (versions.state !== 'done') return null;
+  const go = (value: string) => {
+    const next = new URLSearchParams(query);
+    if (value) next.set('version', value);
+    else next.delete('version');
+    const q = next.toString();
+    window.location.hash = `${href('documents', docId)}${q ? `?${q}` : ''}`;
+  };
+  return (
+    <div className="field inline">
+      <label htmlFor={id}>Show at version</label>
+      <select id={id} value={query.get('version') ?? ''} onChange={(e) => go(e.target.value)}>
+        <option value="">current</option>
+        {[...versions.value.versions].reverse().map((v) => (
+          <option key={v.number} value={String(v.number)}>
+            {v.number}
+            {v.note ? ` — ${v.note}` : ''}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
