@@ -37,6 +37,7 @@ import {
   SearchBody,
   SyncBody,
 } from './schemas.ts';
+import { serveWebApp } from './web-app.ts';
 
 export type ServerOptions = {
   /** Largest JSON request body. Default 1 MiB. */
@@ -276,6 +277,7 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
     },
   });
   app.get('/docs', (c) => c.html(docsPage()));
+  serveWebApp(app); // the web app at /app/: no bearer header, the page sends the key on each call
 
   // --- documents ------------------------------------------------------------------------------
   app.openapi(
