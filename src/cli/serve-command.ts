@@ -45,7 +45,9 @@ export function registerServeCommands(program: Command, context: CliContext): vo
         ratePerMinute: positiveInt(flags.rate, '--rate'),
         generation: { maxWaiting: positiveInt(flags.maxWaiting, '--max-waiting') },
       });
-      process.stderr.write(`attune serving ${server.url}  (API docs ${server.url}/docs)\n`);
+      process.stderr.write(
+        `attune serving ${server.url}  (web app ${server.url}/app/, API docs ${server.url}/docs)\n`,
+      );
       context.out(JSON.stringify({ url: server.url, port: server.port }));
       const signal = await untilSignalled();
       process.stderr.write(`${signal}: stopping\n`);

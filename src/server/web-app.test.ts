@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Hono } from 'hono';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { Attune } from '../attune.ts';
+import { defaultHyperparameters, type FineTuningBackend } from '../finetune/index.ts';
 import { type RunningServer, startServer } from './index.ts';
 import { serveWebApp, WEB_DIST } from './web-app.ts';
 
@@ -305,7 +306,7 @@ describe('the web app in Chromium against the real server (real models)', () => 
     await shot(page, 'audit-laptop');
   });
 
-  it('lists the model catalog, eval runs and the labelled fine-tune placeholder', async () => {
+  it('lists the model catalog, eval runs and fine-tune jobs with their loss curve', async () => {
     await page.goto(`${server.url}/app/#/models`);
     assert.match(
       await shown(page.getByRole('table', { name: 'Model catalog' })),
@@ -334,8 +335,62 @@ document.getElementById('storage').textContent = seen;
     assert.equal(await shown(frame.locator('#storage')), 'storage refused', 'the report cannot read the key');
     assert.equal(await frame.locator('#bar').getAttribute('width'), '120');
     await shot(page, 'eval-report-laptop');
+    // A finished job, made through the library with a scripted backend (training itself is tested
+    // for real in src/finetune and over HTTP in server.test.ts): five steps of falling loss.
+    const data = join(attune.config.dir, 'payday.jsonl');
+    const line = JSON.stringify({
+      messages: [
+        { role: 'user', content: 'When is payday?' },
+        { role: 'assistant', content: 'The last working day of the month.' },
+      ],
+    });
+    writeFileSync(data, `${line}\n${line}\n${line}\n${line}\n`);
+    const backend: FineTuningBackend = {
+      specificationVersion: 'v1',
+      provider: 'local',
+      async *doTrain(options) {
+        mkdirSync(options.outputDir, { recursive: true });
+        const gguf = join(options.outputDir, 'adapter.gguf');
+        const safetensors = join(options.outputDir, 'adapter_model.safetensors');
+        writeFileSync(gguf, 'gguf');
+        writeFileSync(safetensors, 'st');
+        yield { type: 'started', totalSteps: 5, trainExamples: 4, validationExamples: 0 };
+        for (let step = 1; step <= 5; step++)
+          yield {
+            type: 'step',
+            step,
+            totalSteps: 5,
+            epoch: 1,
+            loss: 3 - step * 0.4,
+            learningRate: 1e-3,
+            tokensPerSecond: 50,
+            etaSeconds: 0,
+          };
+        yield { type: 'eval', step: 5, evalLoss: 1.5 };
+        yield {
+          type: 'succeeded',
+          output: { kind: 'adapter', gguf, safetensors },
+          metrics: { trainLoss: 1, evalLossBefore: 3, evalLossAfter: 1.5 },
+        };
+      },
+    };
+    const jobs = attune.finetuneJobs();
+    const created = await jobs.create({
+      backend: 'local',
+      baseModel: { name: 'smollm2-135m-instruct' },
+      trainFile: data,
+      hyperparameters: defaultHyperparameters,
+    });
+    const done = await jobs.run(created.id, { backend });
     await page.goto(`${server.url}/app/#/finetune`);
-    assert.match(await shown(page.getByRole('note')), /no fine-tune routes yet/);
+    await page.getByRole('table', { name: 'Fine-tuning jobs' }).getByText(created.id).waitFor();
+    const chart = page.getByRole('img', { name: 'Loss over 5 steps' });
+    await chart.waitFor();
+    const points = (await chart.locator('polyline').getAttribute('points'))!.trim().split(' ');
+    assert.equal(points.length, 5, 'one point per step');
+    assert.equal(await chart.locator('circle').count(), 1, 'the validation loss');
+    await page.getByText(`adapter ${done.adapterId}`).waitFor();
+    await shot(page, 'finetune-laptop');
   });
 
   it('names every control on every screen (accessible names, from the accessibility tree)', async () => {

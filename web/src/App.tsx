@@ -65,7 +65,7 @@ export function App() {
   else if (section === 'audit') page = id ? <AuditRecordPage api={api} id={id} /> : <Audit api={api} />;
   else if (section === 'eval') page = id ? <EvalReport api={api} id={id} /> : <Eval api={api} />;
   else if (section === 'models') page = <Models api={api} />;
-  else if (section === 'finetune') page = <FineTune />;
+  else if (section === 'finetune') page = <FineTune api={api} />;
   else if (section !== 'chat')
     page = (
       <div className="page">

@@ -152,6 +152,28 @@ export type AuditRecord = {
   warnings: string[];
 };
 
+export type FinetuneJob = {
+  id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  createdAt: string;
+  backend: string;
+  baseModel: { name: string };
+  dataset: { examples: number };
+  progress?: { step: number; totalSteps: number };
+  adapterId?: string;
+  error?: string;
+};
+
+export type FinetuneEvent = {
+  type: string;
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
+  evalLoss?: number;
+  tokensPerSecond?: number;
+  message?: string;
+};
+
 export type EvalRun = {
   id: string;
   createdAt?: string;
@@ -271,6 +293,32 @@ export class Api {
   evalRuns = () => this.json<{ runs: EvalRun[] }>('/api/eval/runs');
   evalReport = (id: string) => this.text(`/api/eval/runs/${encodeURIComponent(id)}/report.html`);
   models = () => this.json<{ models: ModelEntry[] }>('/api/models');
+  finetuneJobs = () => this.json<{ jobs: FinetuneJob[] }>('/api/finetune/jobs');
+  cancelFinetune = async (id: string) =>
+    (await this.request(`/api/finetune/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' })).json();
+
+  /** A job's events, replayed then live; resolves with the job's final record when it ends. */
+  async finetuneEvents(
+    id: string,
+    onEvent: (event: FinetuneEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<FinetuneJob> {
+    const response = await this.request(`/api/finetune/jobs/${encodeURIComponent(id)}/events`, {
+      headers: { accept: 'text/event-stream' },
+      ...(signal ? { signal } : {}),
+    });
+    if (!response.body)
+      throw new ApiError({ status: 0, title: 'No body', detail: 'The event stream was empty.' });
+    for await (const { event, data } of readEvents(response.body)) {
+      if (event === 'job') return JSON.parse(data) as FinetuneJob;
+      onEvent(JSON.parse(data) as FinetuneEvent);
+    }
+    throw new ApiError({
+      status: 0,
+      title: 'Stream ended',
+      detail: 'The event stream ended before the job did.',
+    });
+  }
 
   /** One streamed answer; resolves with the checked answer, rejects with the server's problem. */
   async ask(question: string, events: AskEvents, signal?: AbortSignal): Promise<Answer> {
