@@ -279,7 +279,7 @@ function parseHyperparameters(flags: TrainFlags): Hyperparameters {
     seed: number(flags.seed, 'seed', d.seed, true),
     checkpointEvery: number(flags.checkpointEvery, 'checkpoint-every', d.checkpointEvery, true),
     evalEvery: number(flags.evalEvery, 'eval-every', d.evalEvery, true),
-    packing: flags.packing === true,
+    packing: flags.packing !== false,
   };
 }
 

@@ -27,7 +27,7 @@ export const defaultHyperparameters: Hyperparameters = {
   seed: 42,
   checkpointEvery: 25,
   evalEvery: 0,
-  packing: false,
+  packing: true,
 };
 
 export type LocalTrainerSettings = {
