@@ -40,7 +40,13 @@ import {
   usesRetrieval,
 } from './eval/index.ts';
 import { generateQaDataset, listAdapters, machineDescription, resolveAdapter } from './finetune/index.ts';
-import { KnowledgeBase, type SyncOptions, type SyncSummary } from './knowledge/index.ts';
+import {
+  type CopyKnowledgeBaseResult,
+  copyKnowledgeBase,
+  KnowledgeBase,
+  type SyncOptions,
+  type SyncSummary,
+} from './knowledge/index.ts';
 import { embedMany, Models, runtimeFile } from './models/index.ts';
 import { Retriever } from './retrieve/index.ts';
 import type { Principal } from './store/index.ts';
@@ -606,6 +612,18 @@ export class Attune {
 
   async sync(sources: string[], options?: SyncOptions): Promise<SyncSummary> {
     return (await this.knowledgeBase()).sync(sources, options);
+  }
+
+  /**
+   * Copies a whole knowledge base (documents, vectors, versions, audit records) between a
+   * directory and a postgres:// URL, either way, into an empty target; verified by checksum.
+   */
+  copyKnowledgeBase(
+    from: string,
+    to: string,
+    options?: Parameters<typeof copyKnowledgeBase>[2],
+  ): Promise<CopyKnowledgeBaseResult> {
+    return copyKnowledgeBase(from, to, options);
   }
 
   async close(): Promise<void> {
