@@ -85,6 +85,9 @@ export type PostgresStoreOptions = {
 const DEFAULT_SCHEMA = 'attune';
 const DEFAULT_EF_SEARCH = 200;
 const DEFAULT_ANN_THRESHOLD = 5000;
+// Text search leaves out words in more than this share of chunks first, on tables this large.
+const COMMON_TERM_SHARE = 0.2;
+const LARGE_TABLE_ROWS = 10_000;
 // Keeps each statement's parameter arrays and the transaction's lock set bounded.
 const MAX_BATCH_DOCUMENTS = 500;
 const WRITE_LOCK_CLASS = 0x41_54_57_52; // "ATWR"
@@ -684,13 +687,32 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
     return rows.rows.map((row, index) => toHit(row, Number(row.score), index));
   }
 
+  /**
+   * PostgreSQL ranks every row that matches (GIN has no top-k pruning), so a query word that most
+   * chunks contain makes a search rank most of the table. Such words add almost nothing to a BM25
+   * ranking, so on a large table they are left out first, by the planner's own statistics; only if
+   * that finds fewer than `k` does the full query run.
+   */
   async textSearch(query: string, options: SearchOptions): Promise<SearchHit[]> {
     this.#assertOpen();
     if (query.trim() === '' || options.k <= 0) return [];
     const terms = queryTerms(query);
     if (terms.any.length === 0) return [];
+    const common = await this.#commonLexemes();
+    if (common.length > 0) {
+      const narrowed = await this.#text(terms, options, common);
+      if (narrowed.length >= options.k) return narrowed;
+    }
+    return this.#text(terms, options, []);
+  }
+
+  async #text(
+    terms: { any: string[]; not: string[] },
+    options: SearchOptions,
+    skip: string[],
+  ): Promise<SearchHit[]> {
     const params = new Params();
-    const tsquery = textQuerySql(terms, params);
+    const tsquery = textQuerySql(terms, params, skip);
     const rows = await this.#pool.query(
       `WITH q AS (SELECT ${tsquery} AS query)
        SELECT ${HIT_COLUMNS}, ts_rank_cd(tsv, q.query, 1) AS score FROM chunks, q
@@ -700,6 +722,33 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
       params.values,
     );
     return rows.rows.map((row, index) => toHit(row, Number(row.score), index));
+  }
+
+  // Lexemes in more than COMMON_TERM_SHARE of the chunks, as ANALYZE last counted them, written as
+  // a one-lexeme tsquery prints (`'polici'`); none below LARGE_TABLE_ROWS. Cached for a minute.
+  #common: { at: number; lexemes: Promise<string[]> } | undefined;
+  #commonLexemes(): Promise<string[]> {
+    if (this.#common !== undefined && Date.now() - this.#common.at < 60_000) return this.#common.lexemes;
+    const lexemes = this.#pool
+      .query(
+        `SELECT c.reltuples AS rows, s.most_common_elems::text::text[] AS elems, s.most_common_elem_freqs AS freqs
+           FROM pg_class c
+           LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
+          WHERE c.oid = 'chunks'::regclass`,
+      )
+      .then((result) => {
+        const row = result.rows[0];
+        if (row === undefined || Number(row.rows) < LARGE_TABLE_ROWS || !Array.isArray(row.elems)) return [];
+        const freqs = row.freqs as number[];
+        return (row.elems as string[])
+          .filter((_, i) => (freqs[i] ?? 0) > COMMON_TERM_SHARE)
+          .map((lexeme) => `'${lexeme.replaceAll("'", "''")}'`);
+      });
+    this.#common = { at: Date.now(), lexemes };
+    lexemes.catch(() => {
+      this.#common = undefined;
+    });
+    return lexemes;
   }
 
   /**
@@ -1026,8 +1075,12 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
   }
 }
 
-function textQuerySql(terms: { any: string[]; not: string[] }, params: Params): string {
-  const any = `(SELECT tsquery_any(websearch_to_tsquery('english', t)) FROM unnest(${params.add(terms.any)}::text[]) t)`;
+function textQuerySql(terms: { any: string[]; not: string[] }, params: Params, skip: string[] = []): string {
+  const without =
+    skip.length === 0
+      ? ''
+      : ` WHERE NOT (websearch_to_tsquery('english', t)::text = ANY(${params.add(skip)}::text[]))`;
+  const any = `(SELECT tsquery_any(websearch_to_tsquery('english', t)) FROM unnest(${params.add(terms.any)}::text[]) t${without})`;
   if (terms.not.length === 0) return any;
   const not = `(SELECT tsquery_any(websearch_to_tsquery('english', t)) FROM unnest(${params.add(terms.not)}::text[]) t)`;
   return `CASE WHEN ${not} IS NULL OR numnode(${not}) = 0 THEN ${any} ELSE ${any} && !! ${not} END`;
