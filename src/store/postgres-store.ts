@@ -29,7 +29,6 @@ import type {
   KbVersion,
   KnowledgeStore,
   ListOptions,
-  MetadataFilter,
   MetadataValue,
   OptimizeOptions,
   OptimizeResult,
@@ -41,6 +40,7 @@ import type {
   VersionSummary,
 } from './knowledge-store.ts';
 import { applyMigrations, MIGRATION_LOCK_KEY, pendingMigrations } from './postgres-migrations.ts';
+import { aclSql, filterSql, Params, queryTerms, readerNames, textQuerySql } from './postgres-sql.ts';
 import type { Principal } from './principal.ts';
 import {
   EmbeddingMismatchError,
@@ -121,7 +121,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   let extensionSchema: string;
   let embedding: EmbeddingModelInfo;
-  let historyFrom: number;
   try {
     const exists = await tableExists(bootstrap, schema, 'meta');
     if (!exists && options.embedding === undefined) {
@@ -161,7 +160,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         modelId: settings.get('embedding_model_id') ?? '',
         dimensions: Number(settings.get('dimensions')),
       };
-      historyFrom = Number(settings.get('history_from') ?? 1);
       await bootstrap.query('COMMIT');
     } catch (error) {
       await bootstrap.query('ROLLBACK').catch(() => {});
@@ -180,7 +178,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       `${options.embedding.modelId} (${options.embedding.dimensions}-d)`,
     );
   }
-  void historyFrom;
   return new PostgresKnowledgeStore(options, schema, extensionSchema, embedding, where);
 }
 
@@ -245,60 +242,6 @@ function validateEmbedding(embedding: EmbeddingModelInfo): void {
   if (!Number.isInteger(embedding.dimensions) || embedding.dimensions <= 0) {
     throw new StoreError(`Embedding dimensions must be a positive integer, got ${embedding.dimensions}.`);
   }
-}
-
-/** Collects positional parameters while a query is built. */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
-
-/** `u:ann`, `g:hr`: the names an ACL lists, or a principal answers to, in one array. */
-function readerNames(acl: Pick<Acl, 'users' | 'groups'>): string[] {
-  return [...acl.users.map((user) => `u:${user}`), ...acl.groups.map((group) => `g:${group}`)];
-}
-
-function aclSql(principal: Principal, params: Params, alias = ''): string {
-  if (principal.admin === true) return 'TRUE';
-  const names = readerNames({ users: [principal.user], groups: principal.groups });
-  return `(${alias}acl_public OR ${alias}readers && ${params.add(names)}::text[])`;
-}
-
-// jsonb containment compares type and value, so 2024 does not match "2024".
-function filterSql(filter: MetadataFilter | undefined, params: Params, alias = ''): string {
-  if (filter === undefined) return 'TRUE';
-  const clauses = Object.entries(filter).map(([key, wanted]) => {
-    const values = Array.isArray(wanted) ? wanted : [wanted];
-    if (values.length === 0) return 'FALSE';
-    const docs = values.map((value) => JSON.stringify({ [key]: value }));
-    return `${alias}metadata @> ANY(${params.add(docs)}::jsonb[])`;
-  });
-  return clauses.length === 0 ? 'TRUE' : clauses.join(' AND ');
-}
-
-/**
- * Full-text terms of a user's query, each given to websearch_to_tsquery (which accepts any input)
- * and OR-ed in SQL: a chunk matching some of the words still ranks, as under BM25. Quoted phrases
- * stay phrases; `-word` excludes.
- */
-function queryTerms(query: string): { any: string[]; not: string[] } {
-  const any: string[] = [];
-  const not: string[] = [];
-  for (const match of query.matchAll(/(-?)"([^"]*)"|(\S+)/g)) {
-    const phrase = match[2];
-    const word = match[3];
-    if (phrase !== undefined) {
-      if (phrase.trim() !== '') (match[1] === '-' ? not : any).push(`"${phrase}"`);
-    } else if (word !== undefined) {
-      if (word.toLowerCase() === 'or') continue;
-      if (word.startsWith('-') && word.length > 1) not.push(word.slice(1));
-      else any.push(word);
-    }
-  }
-  return { any, not };
 }
 
 type Row = Record<string, unknown>;
@@ -1073,17 +1016,6 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
-}
-
-function textQuerySql(terms: { any: string[]; not: string[] }, params: Params, skip: string[] = []): string {
-  const without =
-    skip.length === 0
-      ? ''
-      : ` WHERE NOT (websearch_to_tsquery('english', t)::text = ANY(${params.add(skip)}::text[]))`;
-  const any = `(SELECT tsquery_any(websearch_to_tsquery('english', t)) FROM unnest(${params.add(terms.any)}::text[]) t${without})`;
-  if (terms.not.length === 0) return any;
-  const not = `(SELECT tsquery_any(websearch_to_tsquery('english', t)) FROM unnest(${params.add(terms.not)}::text[]) t)`;
-  return `CASE WHEN ${not} IS NULL OR numnode(${not}) = 0 THEN ${any} ELSE ${any} && !! ${not} END`;
 }
 
 async function transaction<T>(client: pg.Client, body: () => Promise<T>): Promise<T> {
