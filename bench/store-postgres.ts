@@ -236,7 +236,7 @@ try {
     const store: PostgresKnowledgeStore = await openPostgresStore({ url, efSearch });
     const measured = await retrieval(store);
     await store.close();
-    if (efSearch === 100) pgRetrieval = measured; // the store's default
+    if (efSearch === 100) pgRetrieval = measured; // the store's default when this was first run
     sweep.push({ efSearch, recallAt10: measured.recallAt10, denseMs: measured.denseMs });
     process.stderr.write(`  ef_search ${efSearch}: ${JSON.stringify(measured)}\n`);
   }

@@ -70,7 +70,13 @@ import {
 } from './finetune/index.ts';
 import { type Acl, loadBytes } from './ingest/index.ts';
 import { KeyStore } from './keys/index.ts';
-import { KnowledgeBase, type SyncOptions, type SyncSummary } from './knowledge/index.ts';
+import {
+  type CopyKnowledgeBaseResult,
+  copyKnowledgeBase,
+  KnowledgeBase,
+  type SyncOptions,
+  type SyncSummary,
+} from './knowledge/index.ts';
 import {
   AttuneError,
   embedMany,
@@ -975,6 +981,18 @@ export class Attune {
 
   async sync(sources: string[], options?: SyncOptions): Promise<SyncSummary> {
     return (await this.knowledgeBase()).sync(sources, options);
+  }
+
+  /**
+   * Copies a whole knowledge base (documents, vectors, versions, audit records) between a
+   * directory and a postgres:// URL, either way, into an empty target; verified by checksum.
+   */
+  copyKnowledgeBase(
+    from: string,
+    to: string,
+    options?: Parameters<typeof copyKnowledgeBase>[2],
+  ): Promise<CopyKnowledgeBaseResult> {
+    return copyKnowledgeBase(from, to, options);
   }
 
   async close(): Promise<void> {

@@ -364,4 +364,37 @@ describe('PostgreSQL store: crashes, dropped connections, locks, migrations', ()
     assert.deepEqual(await store.textSearch('payload -payload', { k: 3, principal: admin }), []);
     await store.close();
   });
+  it('leaves words most chunks contain out of a large table text search first, and still finds k', async () => {
+    const schema = nextSchema('common_words');
+    const store = await openPostgresStore({ url, schema, embedding: crashEmbedding, annThresholdRows: 1e9 });
+    const writes = Array.from({ length: 1100 }, (_, d) => {
+      const { document, chunks } = crashDocument(d, 1);
+      const many = Array.from({ length: 10 }, (_, o) => ({
+        ...chunks[0]!,
+        id: `${document.id}#${o}`,
+        ordinal: o,
+        text: `handbook section rare${d}x${o} payload`,
+      }));
+      return { document, chunks: many };
+    });
+    for (let start = 0; start < writes.length; start += 200)
+      await store.upsertDocuments(writes.slice(start, start + 200), 1);
+    await store.optimize();
+    const [stats] = await store.query<{ elems: string[] }>(
+      "SELECT most_common_elems::text::text[] AS elems FROM pg_stats WHERE schemaname = $1 AND tablename = 'chunks' AND attname = 'tsv'",
+      [schema],
+    );
+    assert.ok(stats?.elems.includes('handbook'), 'ANALYZE counted the word every chunk has');
+    // Enough rare matches: the narrowed query answers alone, best first.
+    const rare = ['rare5x1', 'rare6x2', 'rare7x3', 'rare8x4', 'rare9x5'];
+    const narrowed = await store.textSearch(`handbook ${rare.join(' ')}`, { k: 5, principal: admin });
+    assert.deepEqual(narrowed.map((h) => h.chunk.text.split(' ')[2]).sort(), rare);
+    // Too few: the full query runs, and the common word fills the list after the rare match.
+    const filled = await store.textSearch('handbook rare42x7', { k: 5, principal: admin });
+    assert.equal(filled.length, 5);
+    assert.equal(filled[0]?.chunk.text, 'handbook section rare42x7 payload');
+    assert.ok(filled.every((h) => h.chunk.text.startsWith('handbook')));
+    assert.equal((await store.textSearch('handbook', { k: 3, principal: admin })).length, 3);
+    await store.close();
+  });
 });

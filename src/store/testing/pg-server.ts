@@ -10,7 +10,7 @@
  * PostgreSQL refuses to run as root; as root the server runs as `nobody`.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -85,8 +85,34 @@ export type PgServerOptions = {
   settings?: Record<string, string>;
 };
 
-export async function startPgServer(options: PgServerOptions = {}): Promise<PgServer> {
+/**
+ * As root the server runs as `nobody`, which must be able to reach the binaries: a checkout under a
+ * private directory (/root/…) is not reachable, so the installed tree is copied once to the temp dir.
+ */
+function binariesFor(user: { uid: number; gid: number } | undefined): string {
   const bin = ensurePgBinaries();
+  if (user === undefined) return bin;
+  const reachable = spawnSync(join(bin, 'postgres'), ['--version'], { ...user });
+  if (reachable.status === 0) return bin;
+  const sitePackages = resolve(bin, '..', '..', '..');
+  const copy = join(tmpdir(), `attune-${PGSERVER_SPEC.replace('==', '-')}`);
+  const copiedBin = join(copy, 'pgserver', 'pginstall', 'bin');
+  if (!existsSync(join(copy, '.complete'))) {
+    rmSync(copy, { recursive: true, force: true });
+    mkdirSync(copy, { recursive: true });
+    // Both, side by side: initdb finds its libpq through a relative path to pgserver.libs.
+    for (const part of ['pgserver', 'pgserver.libs']) {
+      const cp = spawnSync('cp', ['-a', join(sitePackages, part), join(copy, part)], { stdio: 'inherit' });
+      if (cp.status !== 0) throw new Error(`copying ${part} to ${copy} failed`);
+    }
+    spawnSync('chmod', ['-R', 'a+rX', copy]);
+    writeFileSync(join(copy, '.complete'), '');
+  }
+  return copiedBin;
+}
+
+export async function startPgServer(options: PgServerOptions = {}): Promise<PgServer> {
+  const bin = binariesFor(runAs());
   const root = mkdtempSync(join(tmpdir(), 'attune-pg-'));
   const dataDir = join(root, 'data');
   const user = runAs();
