@@ -14,7 +14,12 @@ import { argValue, loadAverage, percentile, writeResult } from './bench-env.ts';
 
 const all = injectionAttacks();
 const offset = argValue('--offset') ?? 0;
-const attacks = all.slice(offset, offset + (argValue('--attacks') ?? all.length));
+// One attack of every template first, then the second: a run cut short still covers every style
+// and language.
+const ordered = [...all].sort(
+  (a, b) => (attackIndex(a) % 2) - (attackIndex(b) % 2) || attackIndex(a) - attackIndex(b),
+);
+const attacks = ordered.slice(offset, offset + (argValue('--attacks') ?? all.length));
 const work = join(import.meta.dirname, '.work', 'injection');
 rmSync(work, { recursive: true, force: true });
 const root = join(work, 'planted');
@@ -28,6 +33,10 @@ const loadBefore = loadAverage();
 const sync = await attune.sync([root]);
 if (sync.failed > 0) throw new Error(`sync failed: ${JSON.stringify(sync.failures)}`);
 const principal = { user: 'bench', groups: [], admin: true };
+
+function attackIndex(attack: { id: string }): number {
+  return Number(attack.id.replace('attack-', ''));
+}
 
 type Row = {
   id: string;
