@@ -778,13 +778,45 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
   async listVersions(): Promise<KbVersion[]> {
     this.#assertOpen();
     const rows = await this.#pool.query('SELECT * FROM versions ORDER BY number');
-    return rows.rows.map(toKbVersion);
+    const recorded = rows.rows.map(toKbVersion);
+    return [...recorded, ...(await this.#unrecordedVersions(recorded.at(-1)?.number ?? 0))];
   }
 
   async currentVersion(): Promise<KbVersion | undefined> {
     this.#assertOpen();
     const rows = await this.#pool.query('SELECT * FROM versions ORDER BY number DESC LIMIT 1');
-    return rows.rows[0] === undefined ? undefined : toKbVersion(rows.rows[0]);
+    const recorded = rows.rows[0] === undefined ? undefined : toKbVersion(rows.rows[0]);
+    return (await this.#unrecordedVersions(recorded?.number ?? 0)).at(-1) ?? recorded;
+  }
+
+  /**
+   * Writes live above the last recorded version (a writer still running, or one that stopped before
+   * `commitVersion`): readers already see them, so the version list does too, or a version-keyed
+   * answer cache would keep serving the state before them. The time is the latest write's, so the
+   * key changes with every batch of a write still under way.
+   */
+  async #unrecordedVersions(recorded: number): Promise<KbVersion[]> {
+    const rows = await this.#pool.query(
+      `SELECT version,
+              count(*) FILTER (WHERE NOT deleted) AS changed,
+              count(*) FILTER (WHERE deleted) AS removed,
+              coalesce(sum(chunk_count) FILTER (WHERE NOT deleted), 0) AS chunks,
+              max(updated_at) AS at
+         FROM document_states WHERE version > $1 GROUP BY version ORDER BY version`,
+      [recorded],
+    );
+    return rows.rows.map((row) => ({
+      number: Number(row.version),
+      createdAt: new Date(row.at as string).toISOString(),
+      summary: {
+        added: 0,
+        changed: Number(row.changed),
+        removed: Number(row.removed),
+        failed: 0,
+        chunksEmbedded: Number(row.chunks),
+      },
+      note: `not recorded yet: a write at version ${Number(row.version)} is live, but its writer is still running or stopped before recording it`,
+    }));
   }
 
   async documentAt(id: string, version: number, principal: Principal): Promise<DocumentSnapshot | undefined> {

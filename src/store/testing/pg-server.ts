@@ -41,11 +41,13 @@ export function ensurePgBinaries(): string {
   const python = spawnSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
   if (python.status !== 0) throw new Error(`python3 -m venv ${VENV} failed; PostgreSQL tests need Python 3.`);
   const pip = spawnSync(join(VENV, 'bin', 'pip'), ['install', '-q', PGSERVER_SPEC], { stdio: 'inherit' });
-  if (pip.status !== 0 || !existsSync(join(bin, 'postgres'))) {
+  // Looked up again: before the install there was no site-packages to find it in.
+  const installed = pgBin();
+  if (pip.status !== 0 || !existsSync(join(installed, 'postgres'))) {
     throw new Error(`pip install ${PGSERVER_SPEC} into ${VENV} failed; it ships the test PostgreSQL.`);
   }
   writeFileSync(STAMP, `${new Date().toISOString()}\n`);
-  return bin;
+  return installed;
 }
 
 function pgBin(): string {
