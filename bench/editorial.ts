@@ -327,7 +327,9 @@ const structure = (s: RunSummary) => ({
   failures: s.draftFailures.map((f) => f.reason),
 });
 const path = writeResult('editorial', {
-  command: `npx tsx bench/editorial.ts --drafts ${draftsPerRun}`,
+  command: `ATTUNE_THREADS=${attune.config.models.threads} npx tsx bench/editorial.ts --drafts ${draftsPerRun}${pipelineChat ? ' --pipeline-chat' : ''}`,
+  chatModel: attune.config.models.chat,
+  llamaThreads: attune.config.models.threads,
   note: 'Shared machine: 2 cores used by other engineers at the same time; see loads. Timings are this machine under that load, not a clean measurement.',
   loads,
   machineAtEnd: machineDescription(),

@@ -5,18 +5,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Attune } from '../attune.ts';
 import { runAttune } from '../cli/testing.ts';
-import { SMALL_CHAT_MODEL } from '../models/testing.ts';
 import { fixtureItems, rssFeed } from './fixtures/build-feeds.ts';
 import { type FixtureServer, serveFixtures } from './testing.ts';
 
-// Real models: the default embedding model and the small chat model (SmolLM2-135M). One draft with
-// the default qwen2.5-coder-1.5b took over 15 minutes on the two cores shared with three other
-// engineers' jobs (load 13), so the drafting mechanics are tested with the small model; five items.
+// Real default models (chat qwen2.5-coder-1.5b-instruct, embedding all-minilm-l6-v2), five items
+// and one draft. One llama.cpp thread: on two cores shared with other jobs (load 13) two spinning
+// threads made a draft take over 15 minutes; one thread generated 40 times faster.
 describe('editorial pipeline end to end (real models, local HTTP feed)', () => {
   let server: FixtureServer;
   let attune: Attune;
   const work = mkdtempSync(join(tmpdir(), 'attune-editorial-'));
-  const env = { ATTUNE_DIR: join(work, '.attune'), ATTUNE_CHAT_MODEL: SMALL_CHAT_MODEL };
+  const env = { ATTUNE_DIR: join(work, '.attune'), ATTUNE_THREADS: '1' };
   const deskFile = join(work, 'desk.json');
   const links = [
     '/transport/tram-line-4-opening',
@@ -37,7 +36,6 @@ describe('editorial pipeline end to end (real models, local HTTP feed)', () => {
       JSON.stringify({
         ...desk,
         feeds: [`${server.url}/small.xml`],
-        draftTokens: 500,
         publish: { dir: join(work, 'out') },
       }),
     );
@@ -57,7 +55,7 @@ describe('editorial pipeline end to end (real models, local HTTP feed)', () => {
     assert.equal(summary.new, 5);
     assert.equal(summary.classified.computed, 5);
     assert.equal(summary.failedFeeds, 0);
-    assert.ok(summary.relevant >= 3, `relevant: ${summary.relevant}`);
+    assert.ok(summary.relevant >= 1, `relevant: ${summary.relevant}`);
     assert.deepEqual(summary.draftFailures, []);
     assert.equal(summary.drafts.length, 1);
     for (const s of ['poll', 'store', 'classify', 'cluster', 'draft', 'fact-check'])
@@ -135,7 +133,7 @@ describe('editorial pipeline end to end (real models, local HTTP feed)', () => {
     const log = await runAttune(['editorial', 'log', draftId, '--desk', deskFile, '--json'], env, work);
     assert.deepEqual(
       (JSON.parse(log.stdout) as { action: string; actor: string }[]).map((x) => `${x.action}:${x.actor}`),
-      [`draft:model:${SMALL_CHAT_MODEL}`, 'approve:ann', 'publish:ann'],
+      ['draft:model:qwen2.5-coder-1.5b-instruct', 'approve:ann', 'publish:ann'],
     );
   });
 });
