@@ -15,7 +15,9 @@ export function articleSchema(sourceCount: number): JsonSchema {
   const part = {
     type: 'object',
     properties: {
-      text: { type: 'string', minLength: 20, maxLength: 700 },
+      // No length bounds: llama.cpp expands a bounded string into one grammar rule per character,
+      // which slowed sampling badly; the prompt asks for short parts and maxTokens bounds the whole.
+      text: { type: 'string' },
       sources: {
         type: 'array',
         items: { type: 'integer', enum: Array.from({ length: sourceCount }, (_v, i) => i + 1) },
@@ -29,10 +31,10 @@ export function articleSchema(sourceCount: number): JsonSchema {
   return {
     type: 'object',
     properties: {
-      headline: { type: 'string', minLength: 10, maxLength: 120 },
+      headline: { type: 'string' },
       lead: part,
-      paragraphs: { type: 'array', items: part, minItems: 2, maxItems: 4 },
-      insights: { type: 'array', items: part, minItems: 1, maxItems: 3 },
+      paragraphs: { type: 'array', items: part, minItems: 2, maxItems: 3 },
+      insights: { type: 'array', items: part, minItems: 1, maxItems: 2 },
     },
     required: ['headline', 'lead', 'paragraphs', 'insights'],
     additionalProperties: false,
@@ -43,7 +45,7 @@ export function draftSystemPrompt(desk: Pick<DeskDefinition, 'title' | 'styleGui
   return [
     `You are a reporter for ${desk.title}. Write one news article from the numbered sources only.`,
     'Never add a number, date, name or quote that is not in the sources. Every part lists the numbers of the sources it uses.',
-    'Structure: a headline; a lead of one or two sentences; two to four body paragraphs; one to three insights (what it means for readers).',
+    'Structure: a headline of under 12 words; a lead of one or two sentences; two or three body paragraphs of one to three sentences each; one or two insights (what it means for readers), one sentence each.',
     desk.styleGuide,
   ]
     .filter(Boolean)
