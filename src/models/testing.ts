@@ -13,9 +13,10 @@ export const SMALL_CHAT_MODEL = 'smollm2-135m-instruct';
  * runner does this once up front), then loads them. `chat` overrides the configured chat model.
  * Call `dispose()` in an `after` hook.
  */
-export async function testModels(options: { chat?: string } = {}): Promise<Models> {
+export async function testModels(options: { chat?: string; threads?: number } = {}): Promise<Models> {
   const config = loadConfig({ env: process.env });
   if (options.chat) config.models.chat = options.chat;
+  if (options.threads !== undefined) config.models.threads = options.threads;
   const models = new Models(config);
   for (const name of [models.defaultChatName, models.defaultEmbeddingName])
     if (!isRemoteModelName(name)) await models.cache.pull(name);
