@@ -25,7 +25,6 @@ import {
   type NewsItem,
   type Relevance,
   type RunSummary,
-  relevanceCacheKey,
 } from '../src/editorial/index.ts';
 import { serveFixtures } from '../src/editorial/testing.ts';
 import { wilsonInterval } from '../src/eval/index.ts';
