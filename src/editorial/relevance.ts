@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { type ChatModel, type EmbeddingModel, embedMany, generateObject } from '../models/index.ts';
+import {
+  type ChatModel,
+  cosineSimilarity,
+  type EmbeddingModel,
+  embedMany,
+  generateObject,
+} from '../models/index.ts';
 import { IRRELEVANT, type Topic } from './desk-definition.ts';
 import type { NewsItem } from './news-item.ts';
 
@@ -58,7 +64,7 @@ export function embeddingRelevanceClassifier(options: {
       });
       return embeddings.map((v) => {
         const scores: Record<string, number> = {};
-        for (const t of topics) scores[t.id] = cosine(v, topicVectors.get(t.description)!);
+        for (const t of topics) scores[t.id] = cosineSimilarity(v, topicVectors.get(t.description)!);
         const best = topics.reduce((a, b) => (scores[b.id]! > scores[a.id]! ? b : a));
         const score = scores[best.id]!;
         return { label: score >= threshold ? best.id : IRRELEVANT, score, scores };
@@ -107,16 +113,4 @@ export function chatRelevanceClassifier(options: { chat: ChatModel }): Relevance
 /** The cache key: the item's content, the classifier and its version, and the desk's topics. */
 export function relevanceCacheKey(item: NewsItem, classifier: RelevanceClassifier, topics: Topic[]): string {
   return `${item.contentHash}|${classifier.id}@${classifier.version}|${hash(JSON.stringify(topics))}`;
-}
-
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }

@@ -62,3 +62,4 @@ export {
   remoteChatModel,
   remoteEmbeddingModel,
 } from './remote-model.ts';
+export { cosineSimilarity } from './vector-math.ts';

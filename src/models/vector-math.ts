@@ -1,4 +1,8 @@
-/** Cosine similarity of two vectors of equal length; no assumption that they are normalised. */
+/**
+ * Cosine similarity of two vectors of equal length; no assumption that they are normalised.
+ * A zero vector has no direction: its similarity to anything is 0, not NaN, so a blank text's
+ * embedding ranks last instead of poisoning a max or a sort.
+ */
 export function cosineSimilarity(a: readonly number[], b: readonly number[]): number {
   let dot = 0;
   let na = 0;
@@ -8,5 +12,5 @@ export function cosineSimilarity(a: readonly number[], b: readonly number[]): nu
     na += a[i]! * a[i]!;
     nb += b[i]! * b[i]!;
   }
-  return dot / Math.sqrt(na * nb);
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }
