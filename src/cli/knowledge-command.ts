@@ -155,7 +155,7 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
       if (flags.json) context.out(JSON.stringify(result, null, 2));
       else
         context.out(
-          `reindexed ${result.documents} documents (${result.chunksEmbedded} chunks) with ${result.to}`,
+          `reindexed ${result.documents} documents and ${result.versions} versions of history (${result.chunksEmbedded} chunks) with ${result.to}`,
         );
     });
 }

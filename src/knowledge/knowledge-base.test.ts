@@ -3,12 +3,14 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Attune } from '../attune.ts';
+import type { AuditRecord } from '../audit/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { AttuneError } from '../models/model-error.ts';
 import type { EmbeddingModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
 import { testModels } from '../models/testing.ts';
-import type { Principal } from '../store/index.ts';
+import type { KbVersion, Principal } from '../store/index.ts';
 import { KnowledgeBase, type SyncProgress } from './knowledge-base.ts';
 
 const handbook = join(import.meta.dirname, '..', '..', 'examples', 'handbook');
@@ -42,7 +44,11 @@ describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
   });
 
   async function withKb<T>(fn: (kb: KnowledgeBase) => Promise<T>): Promise<T> {
-    const kb = await KnowledgeBase.open(config, models);
+    return withKbAt(config, fn);
+  }
+
+  async function withKbAt<T>(kbConfig: typeof config, fn: (kb: KnowledgeBase) => Promise<T>): Promise<T> {
+    const kb = await KnowledgeBase.open(kbConfig, models);
     try {
       return await fn(kb);
     } finally {
@@ -134,7 +140,8 @@ describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
     });
   });
 
-  it('switches to another embedding model only once the new index is complete', async () => {
+  /** Another embedding model to reindex to: the default one's weights under a second catalog name. */
+  async function embeddingCopy(): Promise<string> {
     const copyName = 'all-minilm-l6-v2-copy';
     const original = models.catalog.get('all-minilm-l6-v2');
     const file = original.convert!.output;
@@ -146,6 +153,11 @@ describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
       sources: [{ kind: 'file', paths: { [file.name]: models.cache.pathOf('all-minilm-l6-v2') } }],
     });
     await models.cache.pull(copyName);
+    return copyName;
+  }
+
+  it('switches to another embedding model only once the new index is complete', async () => {
+    const copyName = await embeddingCopy();
     const switched = { ...config, models: { ...config.models, embedding: copyName } };
     await assert.rejects(KnowledgeBase.open(switched, models), (error: unknown) => {
       assert.ok(AttuneError.isInstance(error));
@@ -172,6 +184,126 @@ describe('KnowledgeBase (real embedding model, embedded LanceDB)', () => {
     }
     assert.ok(existsSync(join(config.dir, 'kb.json')));
   });
+  it('reindex keeps the version history: versions, older texts and pre-reindex audit records resolve as before', async () => {
+    const folder = join(work, 'history');
+    mkdirSync(folder);
+    const write = (name: string, text: string) => writeFileSync(join(folder, name), text);
+    write('leave.md', '# Leave\n\nStaff get 25 days of annual leave a year.\n');
+    write('laptops.md', '# Laptops\n\nLaptops lock after 5 minutes without input.\n');
+    write('travel.md', '# Travel\n\nBook trains at least two weeks ahead.\n');
+    const historyConfig = { ...config, dir: join(work, '.attune-history') };
+    const ids = ['history/laptops.md', 'history/leave.md', 'history/travel.md'];
+    const reader: Principal = { user: 'auditor', groups: [], admin: true };
+    // What every document said at every version, and which version introduced that state.
+    const history = async (kb: KnowledgeBase) => {
+      const out: Record<string, { version: number; chunkVersions: number[]; text: string } | null> = {};
+      for (const id of ids)
+        for (const version of [1, 2, 3]) {
+          const then = await kb.store.documentAt(id, version, reader);
+          out[`${id}@${version}`] = then
+            ? {
+                version: then.document.version,
+                chunkVersions: then.chunks.map((c) => c.version),
+                text: then.chunks.map((c) => c.text).join('\n\n'),
+              }
+            : null;
+        }
+      return out;
+    };
+    // Audit records of answers given at v1 and at v2, each citing the leave policy it read then.
+    const record = (kbVersion: number) =>
+      ({
+        kbVersion,
+        principal: reader,
+        evidence: [{ n: 1, docId: 'history/leave.md', chunkVersion: kbVersion }],
+      }) as unknown as AuditRecord;
+    const auditTexts = async (kbConfig: typeof config) => {
+      const attune = Attune.fromConfig(kbConfig, { models });
+      try {
+        return [await attune.documentsAt(record(1)), await attune.documentsAt(record(2))];
+      } finally {
+        await attune.close();
+      }
+    };
+
+    const kb = await KnowledgeBase.open(historyConfig, models);
+    try {
+      assert.equal((await kb.sync([folder])).version, 1);
+      write('leave.md', '# Leave\n\nStaff get 28 days of annual leave a year.\n');
+      assert.equal((await kb.sync([folder], { note: 'leave raised' })).version, 2);
+      rmSync(join(folder, 'travel.md'));
+      assert.equal((await kb.sync([folder])).version, 3);
+    } finally {
+      await kb.close();
+    }
+    const before = await withKbAt(historyConfig, async (kb) => ({
+      versions: await kb.versions(),
+      history: await history(kb),
+    }));
+    const auditBefore = await auditTexts(historyConfig);
+    assert.match(before.history['history/leave.md@1']!.text, /25 days/);
+    assert.match(before.history['history/leave.md@2']!.text, /28 days/);
+    assert.equal(before.history['history/travel.md@3'], null);
+    assert.match(auditBefore[0]![0]!.text ?? '', /25 days/);
+
+    const copyName = await embeddingCopy();
+    const result = await KnowledgeBase.reindex(historyConfig, models, copyName);
+    assert.deepEqual([result.documents, result.versions], [2, 3]);
+    const switched = { ...historyConfig, models: { ...historyConfig.models, embedding: copyName } };
+    const after = await withKbAt(switched, async (kb) => {
+      assert.equal(kb.embeddingModelName, copyName);
+      return { versions: await kb.versions(), history: await history(kb) };
+    });
+    const shape = (versions: KbVersion[]) => versions.map((v) => [v.number, v.summary, v.note]);
+    assert.deepEqual(shape(after.versions.slice(0, 3)), shape(before.versions));
+    assert.deepEqual(
+      shape(after.versions.slice(3)),
+      [
+        [
+          4,
+          { added: 0, changed: 0, removed: 0, failed: 0, chunksEmbedded: result.chunksEmbedded },
+          `reindex with ${copyName}`,
+        ],
+      ],
+      'the reindex itself is one more version, which changes no document',
+    );
+    assert.deepEqual(after.history, before.history);
+    assert.deepEqual(await auditTexts(switched), auditBefore);
+  });
+
+  it('reindex keeps pruned history pruned: an old version is refused, not misreported', async () => {
+    const folder = join(work, 'pruned');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'desk.md'), '# Desks\n\nHot desks are booked for a day.\n');
+    const prunedConfig = { ...config, dir: join(work, '.attune-pruned') };
+    const texts = async (kb: KnowledgeBase, id: string, version: number) =>
+      (await kb.store.documentAt(id, version, { user: 'a', groups: [], admin: true }))?.chunks.map(
+        (c) => c.text,
+      );
+    await withKbAt(prunedConfig, async (kb) => {
+      await kb.sync([folder]); // v1
+      writeFileSync(join(folder, 'desk.md'), '# Desks\n\nHot desks are booked for a week.\n');
+      await kb.sync([folder]); // v2
+      writeFileSync(join(folder, 'parking.md'), '# Parking\n\nThere are twelve parking spaces.\n');
+      await kb.sync([folder]); // v3
+      assert.equal((await kb.store.optimize({ retainVersions: 2 })).historyFrom, 2);
+    });
+    const copyName = await embeddingCopy();
+    await KnowledgeBase.reindex(prunedConfig, models, copyName);
+    const switched = { ...prunedConfig, models: { ...prunedConfig.models, embedding: copyName } };
+    await withKbAt(switched, async (kb) => {
+      assert.deepEqual(
+        (await kb.versions()).map((v) => v.number),
+        [1, 2, 3, 4],
+      );
+      await assert.rejects(texts(kb, 'pruned/desk.md', 1), /older than the retained history/);
+      assert.deepEqual(await texts(kb, 'pruned/desk.md', 2), ['Hot desks are booked for a week.']);
+      assert.equal((await kb.store.documentAt('pruned/desk.md', 2, bob))?.document.version, 2);
+      assert.equal(await texts(kb, 'pruned/parking.md', 2), undefined);
+      assert.deepEqual(await texts(kb, 'pruned/parking.md', 3), ['There are twelve parking spaces.']);
+    });
+  });
+
   it('embeds and writes many small documents in batches across documents', async () => {
     const notes = join(work, 'notes');
     mkdirSync(notes);

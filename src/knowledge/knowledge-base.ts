@@ -17,6 +17,7 @@ import { AttuneError } from '../models/model-error.ts';
 import type { EmbeddingModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
 import {
+  type DocumentSnapshot,
   type DocumentWrite,
   type EmbeddedChunk,
   type KbVersion,
@@ -386,15 +387,20 @@ export class KnowledgeBase {
   }
 
   /**
-   * Re-embeds every document into a new index with another embedding model, then switches the
-   * pointer in one rename. Until then the current index keeps serving; a crash leaves it in charge.
+   * Re-embeds the knowledge base into a new index with another embedding model, then switches the
+   * pointer in one rename. The whole history is replayed, version by version under the same
+   * numbers: every document state each version wrote (re-chunked with the new model's tokenizer)
+   * and every removal, with the version's summary and note; then the reindex itself is one more
+   * version, which writes no document. So `documentAt` still shows what an earlier answer saw, and
+   * audit records keep resolving. Until the switch the current index keeps serving and no sync can
+   * write to it; a crash leaves it in charge.
    */
   static async reindex(
     config: AttuneConfig,
     models: Models,
     newModel: string,
     onProgress?: (p: SyncProgress) => void,
-  ): Promise<{ from: string; to: string; documents: number; chunksEmbedded: number }> {
+  ): Promise<{ from: string; to: string; documents: number; versions: number; chunksEmbedded: number }> {
     if (config.store.kind === 'postgres')
       throw new AttuneError('reindex does not support the PostgreSQL store yet.', {
         hint: 'Copy the store to a LanceDB directory (attune store copy), reindex there, and copy it back.',
@@ -402,10 +408,11 @@ export class KnowledgeBase {
     const pointer = await readPointer(config.dir);
     if (!pointer) throw new AttuneError(`There is no knowledge base in ${config.dir} to reindex.`);
     if (pointer.embeddingModel === newModel) {
-      return { from: newModel, to: newModel, documents: 0, chunksEmbedded: 0 };
+      return { from: newModel, to: newModel, documents: 0, versions: 0, chunksEmbedded: 0 };
     }
     const old = await openKnowledgeStore({ kind: 'lancedb', dir: join(config.dir, pointer.index) });
-    // Holding the old index's writer lock keeps syncs out until the switch, so none is lost.
+    // Holding the old index's writer lock keeps syncs out until the switch, so none is lost; it also
+    // records any version a crashed writer left unrecorded, so that one is replayed too.
     await old.beginWrite();
     const embedder = await models.embedding(newModel);
     const tokenizer = await models.tokenizer(newModel);
@@ -414,50 +421,19 @@ export class KnowledgeBase {
       { kind: 'lancedb', dir: join(config.dir, targetName) },
       { embedding: { modelId: newModel, dimensions: embedder.dimensions } },
     );
-    let chunksEmbedded = 0;
-    let documents = 0;
+    let replayed: { documents: number; versions: number; chunksEmbedded: number };
     try {
-      const version = await target.beginWrite();
-      const all = await listAll(old);
-      const items: DocumentChunks[] = [];
-      for (const doc of all) {
-        const chunks = await old.getChunks(doc.id, admin);
+      replayed = await replayHistory(old, target, embedder, {
         // Re-chunking from the stored text keeps chunk bounds right for the new tokenizer.
-        const document: Document = {
-          id: doc.id,
-          source: doc.source,
-          title: doc.title,
-          text: chunks.map((c) => c.text).join('\n\n'),
-          sections: chunks.map((c) => ({
-            headingPath: c.headingPath,
-            text: c.text,
-            ...(c.page ? { page: c.page } : {}),
-          })),
-          metadata: doc.metadata,
-          acl: doc.acl,
-          contentHash: doc.contentHash,
-        };
-        const rechunked = chunkDocument(document, {
-          tokenizer,
-          maxTokens: chunkTokensFor(config, embedder),
-          overlapTokens: config.ingest.overlapTokens,
-        });
-        items.push({ document, chunks: rechunked });
-      }
-      await embedAndWrite(target, embedder, items, version, {
-        batchChunks: BATCH_CHUNKS,
-        onEmbedded: (n) => {
-          chunksEmbedded += n;
-          onProgress?.({ phase: 'embed', done: chunksEmbedded, total: chunksEmbedded });
-        },
-        onWritten: (results) => {
-          documents += results.length;
-        },
+        rechunk: (document) =>
+          chunkDocument(document, {
+            tokenizer,
+            maxTokens: chunkTokensFor(config, embedder),
+            overlapTokens: config.ingest.overlapTokens,
+          }),
+        note: `reindex with ${newModel}`,
+        ...(onProgress ? { onProgress } : {}),
       });
-      await target.commitVersion(
-        { added: documents, changed: 0, removed: 0, failed: 0, chunksEmbedded },
-        `reindex with ${newModel}`,
-      );
     } catch (error) {
       await target.close();
       await old.close();
@@ -468,7 +444,7 @@ export class KnowledgeBase {
     await old.close();
     await writePointer(config.dir, { index: targetName, embeddingModel: newModel });
     await rm(join(config.dir, pointer.index), { recursive: true, force: true });
-    return { from: pointer.embeddingModel, to: newModel, documents, chunksEmbedded };
+    return { from: pointer.embeddingModel, to: newModel, ...replayed };
   }
 
   async #load(
@@ -519,6 +495,99 @@ export class KnowledgeBase {
 }
 
 type DocumentChunks = { document: Document; chunks: Chunk[] };
+
+/**
+ * Writes every version of `from` into the empty store `to`, oldest first and under the same
+ * numbers: the document states the version wrote, re-chunked and embedded anew, its removals, its
+ * summary and note. Then one more version, `note`, for the replay itself (no document changes; a
+ * version-keyed answer cache sees that retrieval changed). History that `from` pruned stays pruned:
+ * a pruned version's surviving states are replayed, and `to` refuses the same old versions.
+ */
+async function replayHistory(
+  from: KnowledgeStore,
+  to: KnowledgeStore,
+  embedder: EmbeddingModel,
+  options: {
+    rechunk: (document: Document) => Chunk[];
+    note: string;
+    onProgress?: (p: SyncProgress) => void;
+  },
+): Promise<{ documents: number; versions: number; chunksEmbedded: number }> {
+  const first = await to.beginWrite();
+  try {
+    if (first !== 1) throw new AttuneError('reindex writes into a new, empty index.');
+    // optimize() is what every sync ends with; here it also says where the retained history starts.
+    const { historyFrom } = await from.optimize();
+    const versions = await from.listVersions();
+    const changes = new Map<number, string[]>();
+    for (const version of versions)
+      changes.set(version.number, await from.documentsChangedAt(version.number));
+    const total = [...changes.values()].reduce((n, ids) => n + ids.length, 0);
+    let written = 0;
+    let chunksEmbedded = 0;
+    for (const version of versions) {
+      const upserts: DocumentChunks[] = [];
+      const removals: string[] = [];
+      for (const id of changes.get(version.number)!) {
+        // A pruned version cannot be read; its surviving states are the ones still current at the
+        // oldest retained version.
+        const snapshot = await from.documentAt(id, Math.max(version.number, historyFrom), admin);
+        if (snapshot === undefined) removals.push(id);
+        else if (snapshot.document.version === version.number) {
+          const document = documentFromSnapshot(snapshot);
+          upserts.push({ document, chunks: options.rechunk(document) });
+        }
+      }
+      await embedAndWrite(to, embedder, upserts, version.number, {
+        batchChunks: BATCH_CHUNKS,
+        onEmbedded: (n) => {
+          chunksEmbedded += n;
+          options.onProgress?.({ phase: 'embed', done: chunksEmbedded, total: chunksEmbedded });
+        },
+        onWritten: (results) => {
+          written += results.length;
+          options.onProgress?.({ phase: 'write', done: written, total });
+        },
+      });
+      if (removals.length > 0) {
+        await to.deleteDocuments(removals, version.number);
+        written += removals.length;
+        options.onProgress?.({ phase: 'write', done: written, total });
+      }
+      const committed = await to.commitVersion(version.summary, version.note);
+      if (committed.number !== version.number)
+        throw new AttuneError(`Replaying version ${version.number} produced version ${committed.number}.`);
+    }
+    const documents = (await listAll(to)).length;
+    const last = await to.commitVersion(
+      { added: 0, changed: 0, removed: 0, failed: 0, chunksEmbedded },
+      options.note,
+    );
+    // Compaction and the ANN index, as after a sync; and the same retained history as `from`.
+    await to.optimize(historyFrom > 1 ? { retainVersions: last.number - historyFrom + 1 } : {});
+    return { documents, versions: versions.length, chunksEmbedded };
+  } finally {
+    await to.endWrite();
+  }
+}
+
+/** A stored document state as a `Document` to re-chunk: one section per stored chunk. */
+function documentFromSnapshot({ document: doc, chunks }: DocumentSnapshot): Document {
+  return {
+    id: doc.id,
+    source: doc.source,
+    title: doc.title,
+    text: chunks.map((c) => c.text).join('\n\n'),
+    sections: chunks.map((c) => ({
+      headingPath: c.headingPath,
+      text: c.text,
+      ...(c.page ? { page: c.page } : {}),
+    })),
+    metadata: doc.metadata,
+    acl: doc.acl,
+    contentHash: doc.contentHash,
+  };
+}
 
 async function assertEmbedding(store: KnowledgeStore, wanted: string, what: string): Promise<void> {
   const stored = (await store.embeddingModel()).modelId;

@@ -615,6 +615,40 @@ export function runKnowledgeStoreConformance(
     );
 
     it(
+      'names the documents each version wrote or removed, so the history can be replayed',
+      withStore(async (store) => {
+        const write = async (ids: string[], text: string, version: number) =>
+          store.upsertDocuments(
+            ids.map((id) => {
+              const d = doc(id, { text: `${text} ${id}` });
+              return { document: d, chunks: chunksFor(d, [`${text} ${id}`], [0]) };
+            }),
+            version,
+          );
+        await write(['r/b.md', 'r/a.md'], 'first', 1);
+        await store.commitVersion(summary()); // v1: a and b added
+        await write(['r/a.md'], 'second', 2);
+        await store.deleteDocuments(['r/b.md'], 2);
+        await store.commitVersion(summary()); // v2: a changed, b removed
+        await store.commitVersion(summary()); // v3: nothing written
+        await write(['r/c.md'], 'third', 4);
+        assert.deepEqual(await write(['r/a.md'], 'second', 4), [{ status: 'unchanged', version: 2 }]);
+        await store.commitVersion(summary()); // v4: c added, a written again unchanged
+        assert.deepEqual(await store.documentsChangedAt(1), ['r/a.md', 'r/b.md']);
+        assert.deepEqual(await store.documentsChangedAt(2), ['r/a.md', 'r/b.md']);
+        assert.deepEqual(await store.documentsChangedAt(3), []);
+        assert.deepEqual(await store.documentsChangedAt(4), ['r/c.md']);
+        assert.deepEqual(await store.documentsChangedAt(5), []);
+        // With documentAt, each named document's state then: written, or removed.
+        assert.deepEqual(
+          (await store.documentAt('r/b.md', 1, admin))?.chunks.map((c) => c.text),
+          ['first r/b.md'],
+        );
+        assert.equal(await store.documentAt('r/b.md', 2, admin), undefined);
+      }),
+    );
+
+    it(
       'finds the exact nearest neighbour in a large table, past any ANN threshold',
       withStore(async (store) => {
         const dims = conformanceEmbedding.dimensions;

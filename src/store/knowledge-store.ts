@@ -172,6 +172,14 @@ export interface KnowledgeStore {
    * the principal may not read it, either by its ACL then or, while it still exists, by its ACL now.
    */
   documentAt(id: string, version: number, principal: Principal): Promise<DocumentSnapshot | undefined>;
+  /**
+   * The ids of the documents whose state `version` introduced (written then, or removed then),
+   * sorted; empty for a version that wrote nothing. With `documentAt(id, version)` this replays
+   * the history version by version (reindex does). No principal: for rebuilding a whole store,
+   * never for serving reads. For a version older than the retained history it names only the
+   * states still kept (those still current at the oldest retained version).
+   */
+  documentsChangedAt(version: number): Promise<string[]>;
 
   /**
    * The vectors of a document's live chunks, by ordinal; empty if there is no such document. No

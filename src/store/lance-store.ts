@@ -698,6 +698,16 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     };
   }
 
+  async documentsChangedAt(version: number): Promise<string[]> {
+    this.#assertOpen();
+    const rows = await this.#tables.entries
+      .query()
+      .where(`kind = 'document' AND published = true AND version = ${Math.floor(version)}`)
+      .select(['doc_id'])
+      .toArray();
+    return [...new Set(rows.map((row) => String(row.doc_id)))].sort();
+  }
+
   async optimize(options: OptimizeOptions = {}): Promise<OptimizeResult> {
     return this.#write(async () => {
       const entries = this.#tables.entries;

@@ -861,6 +861,15 @@ export class PostgresKnowledgeStore implements KnowledgeStore {
     }
   }
 
+  async documentsChangedAt(version: number): Promise<string[]> {
+    this.#assertOpen();
+    const rows = await this.#pool.query('SELECT DISTINCT doc_id FROM document_states WHERE version = $1', [
+      Math.floor(version),
+    ]);
+    // Sorted here, not by the database's collation, so both backends give the same order.
+    return rows.rows.map((row) => String(row.doc_id)).sort();
+  }
+
   /**
    * Prunes history past `retainVersions`, builds the HNSW index once the chunks outgrow exact
    * search (PostgreSQL maintains it on every write after that), and refreshes planner statistics.
