@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import type { Acl } from '../ingest/index.ts';
-import { KnowledgeBase, type SyncProgress, type SyncSummary } from '../knowledge/index.ts';
+import { KnowledgeBase, type SyncProgress, SyncStoppedError, type SyncSummary } from '../knowledge/index.ts';
 import { AttuneError } from '../models/model-error.ts';
 import { type Principal, PrincipalError, parsePrincipalText } from '../store/index.ts';
 import type { CliContext } from './cli-context.ts';
 import { positiveInt, printable } from './flags.ts';
 import { ProgressBars } from './progress.ts';
+import { stopOnSignal } from './stop-signal.ts';
 
 type SyncFlags = {
   json?: boolean;
@@ -32,18 +33,45 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
       .option('--note <text>', 'note recorded with the new version')
       .option('--json', 'machine-readable summary on stdout')
       .action(async (sources: string[], flags: SyncFlags) => {
-        const kb = await context.knowledgeBase();
         const bars = new ProgressBars({ enabled: !flags.json });
-        const acl = aclFromFlags(flags);
-        const summary = await kb[name](sources, {
-          ...(acl ? { acl } : {}),
-          ...(flags.note ? { note: flags.note } : {}),
-          onProgress: (p) => renderProgress(bars, p),
+        // SIGINT/SIGTERM: stop after the current batch, commit what was written, say so, exit 130/143.
+        const stop = stopOnSignal((signal) => {
+          bars.stop();
+          process.stderr.write(
+            `\n${signal}: stopping after the current batch (send it again to stop at once)\n`,
+          );
         });
-        bars.stop();
-        if (flags.json) context.out(JSON.stringify(summary, null, 2));
-        else renderSummary(context, summary);
-        if (summary.failed > 0) process.exitCode = 1;
+        try {
+          const kb = await context.knowledgeBase();
+          const acl = aclFromFlags(flags);
+          let summary: SyncSummary;
+          let remaining: number | undefined;
+          try {
+            summary = await kb[name](sources, {
+              ...(acl ? { acl } : {}),
+              ...(flags.note ? { note: flags.note } : {}),
+              onProgress: (p) => renderProgress(bars, p),
+              signal: stop.signal,
+            });
+          } catch (error) {
+            if (!(error instanceof SyncStoppedError)) throw error;
+            ({ summary, remaining } = error);
+          }
+          bars.stop();
+          const stopped = remaining === undefined ? {} : { stopped: { signal: stop.received, remaining } };
+          if (flags.json) context.out(JSON.stringify({ ...summary, ...stopped }, null, 2));
+          else renderSummary(context, summary);
+          if (remaining !== undefined)
+            process.stderr.write(
+              `stopped by ${stop.received}: ${remaining} document write${remaining === 1 ? '' : 's'} left; run the same ${name} again to finish\n`,
+            );
+          if (summary.failed > 0) process.exitCode = 1;
+        } finally {
+          bars.stop();
+          stop.dispose();
+        }
+        // Signalled, the command exits as a stopped process does, even if the run had just finished.
+        if (stop.exitCode !== undefined) process.exitCode = stop.exitCode;
       });
   syncLike('ingest', 'add new and changed documents to the knowledge base');
   syncLike('sync', 'mirror sources exactly: add new, re-ingest changed, remove vanished documents');

@@ -5,5 +5,6 @@ export {
   type SyncFailure,
   type SyncOptions,
   type SyncProgress,
+  SyncStoppedError,
   type SyncSummary,
 } from './knowledge-base.ts';

@@ -58,6 +58,11 @@ export type SyncOptions = {
   acl?: Acl;
   note?: string;
   onProgress?: (progress: SyncProgress) => void;
+  /**
+   * Stops the run at the next safe point: between files while loading, between batches while
+   * writing. What was written by then is committed as a version, and the run rejects with
+   * `SyncStoppedError`, which says what was done; the next sync does the rest.
+   */
   signal?: AbortSignal;
   /**
    * Documents are embedded and written together until their chunks reach this many (default 128):
@@ -66,6 +71,27 @@ export type SyncOptions = {
    */
   batchChunks?: number;
 };
+
+/**
+ * A sync or ingest stopped by its `signal`. `summary` is what it did: the documents it wrote are
+ * committed as `summary.version` (or, when it wrote nothing, that is the unchanged current
+ * version); `remaining` writes (documents to add or change, removals) are left for the next sync,
+ * which finds them still different from the store.
+ */
+export class SyncStoppedError extends AttuneError {
+  readonly summary: SyncSummary;
+  readonly remaining: number;
+  constructor(summary: SyncSummary, remaining: number, options: { cause?: unknown } = {}) {
+    const written = summary.added + summary.changed + summary.removed;
+    super(
+      `The sync was stopped: ${written} document${written === 1 ? '' : 's'} written${written > 0 ? ` and committed as version ${summary.version}` : ''}, ${remaining} left for the next sync.`,
+      { hint: 'Run the same sync again to finish it.', ...options },
+    );
+    this.name = 'SyncStoppedError';
+    this.summary = summary;
+    this.remaining = remaining;
+  }
+}
 
 const admin: Principal = { user: 'attune-sync', groups: [], admin: true };
 const POINTER_FILE = 'kb.json';
@@ -208,6 +234,12 @@ export class KnowledgeBase {
       const results = await this.#load(source, options, (r) => {
         loaded++;
         options.onProgress?.({ phase: 'load', done: loaded, total: undefined, source: sourceOf(r) });
+      }).catch(async (error: unknown) => {
+        if (!options.signal?.aborted) throw error;
+        // Stopped before anything was compared or written: the store is as it was.
+        summary.version = (await this.store.currentVersion())?.number;
+        summary.durationMs = performance.now() - started;
+        throw new SyncStoppedError(summary, 0, { cause: error });
       });
       for (const result of results) {
         if (result.ok) {
@@ -312,32 +344,51 @@ export class KnowledgeBase {
     const totalChunks = pending.reduce((n, p) => n + p.chunks.length, 0);
     const totalWrites = pending.length + toRemove.length;
     let written = 0;
-    await embedAndWrite(this.store, embedder, pending, version, {
-      batchChunks: options.batchChunks ?? this.#config.ingest.batchChunks ?? BATCH_CHUNKS,
-      ...(options.signal ? { signal: options.signal } : {}),
-      onEmbedded: (n) => {
-        summary.chunksEmbedded += n;
-        options.onProgress?.({ phase: 'embed', done: summary.chunksEmbedded, total: totalChunks });
-      },
-      onWritten: (results) => {
-        for (const result of results) {
-          if (result.status === 'added') summary.added++;
-          else if (result.status === 'changed') summary.changed++;
-          else summary.unchanged++;
-        }
-        written += results.length;
+    let chunksWritten = 0;
+    // Stopped by the signal: between batches (a batch under way is embedded or written whole, or
+    // not at all), or before the removals. What was written is then committed below.
+    let stop: unknown;
+    try {
+      await embedAndWrite(this.store, embedder, pending, version, {
+        batchChunks: options.batchChunks ?? this.#config.ingest.batchChunks ?? BATCH_CHUNKS,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onEmbedded: (n) => {
+          summary.chunksEmbedded += n;
+          options.onProgress?.({ phase: 'embed', done: summary.chunksEmbedded, total: totalChunks });
+        },
+        onWritten: (results, chunks) => {
+          chunksWritten += chunks;
+          for (const result of results) {
+            if (result.status === 'added') summary.added++;
+            else if (result.status === 'changed') summary.changed++;
+            else summary.unchanged++;
+          }
+          written += results.length;
+          options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
+          this.#crash.hit('written');
+        },
+      });
+      if (toRemove.length > 0) {
+        options.signal?.throwIfAborted();
+        const removed = await this.store.deleteDocuments(toRemove, version);
+        summary.removed += removed.filter(Boolean).length;
+        this.#crash.hit('removed');
+        written += toRemove.length;
         options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
-        this.#crash.hit('written');
-      },
-    });
-    if (toRemove.length > 0) {
-      options.signal?.throwIfAborted();
-      const removed = await this.store.deleteDocuments(toRemove, version);
-      summary.removed += removed.filter(Boolean).length;
-      this.#crash.hit('removed');
-      written += toRemove.length;
-      options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
+      }
+    } catch (error) {
+      if (!options.signal?.aborted) throw error;
+      stop = error;
     }
+    const stopped = stop !== undefined;
+    // Chunks embedded for a batch the stop kept from being written are not in this version.
+    if (stopped) summary.chunksEmbedded = chunksWritten;
+    if (stopped && written === 0) {
+      summary.version = (await this.store.currentVersion())?.number;
+      summary.durationMs = performance.now() - started;
+      throw new SyncStoppedError(summary, totalWrites, { cause: stop });
+    }
+    const note = options.note ?? `${removeMissing ? 'sync' : 'ingest'} ${sources.join(' ')}`;
     const committed = await this.store.commitVersion(
       {
         added: summary.added,
@@ -346,10 +397,17 @@ export class KnowledgeBase {
         failed: summary.failed,
         chunksEmbedded: summary.chunksEmbedded,
       },
-      options.note ?? `${removeMissing ? 'sync' : 'ingest'} ${sources.join(' ')}`.slice(0, 500),
+      stopped
+        ? `${note.slice(0, 440)} (stopped after ${written} of ${totalWrites} writes)`
+        : note.slice(0, 500),
     );
     summary.version = committed.number;
     this.#crash.hit('committed');
+    if (stopped) {
+      // The compaction waits for the next run: a stop should be quick.
+      summary.durationMs = performance.now() - started;
+      throw new SyncStoppedError(summary, totalWrites - written, { cause: stop });
+    }
     // Compacts the small writes of this run and builds or refreshes the ANN index once the table
     // has outgrown exact search.
     await this.store.optimize();
@@ -614,7 +672,8 @@ async function embedAndWrite(
     batchChunks: number;
     signal?: AbortSignal;
     onEmbedded: (n: number) => void;
-    onWritten: (results: UpsertResult[]) => void;
+    /** `chunks`: how many of the embedded chunks this write stored. */
+    onWritten: (results: UpsertResult[], chunks: number) => void;
   },
 ): Promise<void> {
   let batch: DocumentChunks[] = [];
@@ -630,7 +689,7 @@ async function embedAndWrite(
       chunks: chunks.map((chunk): EmbeddedChunk => ({ ...chunk, vector: vectors[next++]! })),
     }));
     hooks.signal?.throwIfAborted();
-    hooks.onWritten(await store.upsertDocuments(writes, version));
+    hooks.onWritten(await store.upsertDocuments(writes, version), chunks.length);
     batch = [];
     batchSize = 0;
   };
