@@ -39,6 +39,32 @@ describe('support checker: terms and facts', () => {
     ]);
     assert.deepEqual(missingFacts('It costs 1,200 euros.', 'The fee is 1200 euros.'), []);
   });
+  it('takes whole dates as key facts, "May" included, so a changed month is missing', () => {
+    assert.deepEqual(keyFacts('The office opened on 9 May 2021.').sort(), ['2021', '9', '9 may', 'may 2021']);
+    assert.deepEqual(missingFacts('The office opened in May 2021.', 'The office opened in March 2021.'), [
+      'may 2021',
+    ]);
+    assert.deepEqual(missingFacts('It opened on 9 May 2021.', 'It opened on 9 March 2021.').sort(), [
+      '9 may',
+      'may 2021',
+    ]);
+    // The same date, written the same way or another way, is there.
+    assert.deepEqual(missingFacts('It opened on 9 May 2021.', 'It opened on 9 May 2021.'), []);
+    assert.deepEqual(missingFacts('It opened on 9 May 2021.', 'It opened on May 9, 2021.'), []);
+    assert.deepEqual(missingFacts('It opened on the 9th of May, 2021.', 'opened 9 may 2021'), []);
+  });
+  it('"may" the verb is no date, nor is a lower-case month next to a number', () => {
+    assert.deepEqual(keyFacts('Staff may 2 times a year swap desks.'), ['2']);
+    assert.deepEqual(keyFacts('Applications may be filed until 30 June 2021.').sort(), [
+      '2021',
+      '30',
+      '30 june',
+      'june',
+      'june 2021',
+    ]);
+    assert.deepEqual(keyFacts('The scouts march 20 miles.'), ['20']);
+    assert.deepEqual(missingFacts('You may book 2 desks.', 'You can book 2 desks.'), []);
+  });
 });
 
 describe('support checker: degenerate drafts', () => {

@@ -2,6 +2,7 @@ import type { AuditSentence } from '../audit/audit-record.ts';
 import type { ChatModel, EmbeddingModel } from '../models/model-spec.ts';
 import { cosineSimilarity } from '../models/vector-math.ts';
 import { citationsIn, stripCitations } from './citations.ts';
+import { datesIn, isDateFact } from './dates.ts';
 import {
   claimTerms,
   contentWords,
@@ -74,6 +75,8 @@ export async function scoreGroundedness(
   const sentences = splitSentences(answer);
   if (sentences.length === 0 || options.sources.length === 0) return { score: 0, sentences: [] };
   const questionTerms = new Set(options.question ? claimTerms(options.question) : []);
+  // A date the answer repeats from the question is exempt like the question's numbers and names.
+  const questionDates = new Set(options.question ? datesIn(options.question) : []);
   const premise = (n: number, claim: string) =>
     options.question && options.checkPremise
       ? premiseGaps(options.question, options.sources[n - 1]!, claim)
@@ -114,7 +117,7 @@ export async function scoreGroundedness(
       // refunded at the Leeds warehouse" adds only words of the shipping page, yet is not on it.
       const onTopic = allTerms.filter(has).length / allTerms.length >= 0.5;
       const missing = [
-        ...missingFacts(text, source).filter((f) => !questionTerms.has(f)),
+        ...missingFacts(text, source).filter((f) => !questionTerms.has(f) && !questionDates.has(f)),
         ...premise(n, text),
       ];
       let semantic = 0;
@@ -222,7 +225,8 @@ function polarityClaim(
  */
 function premiseGaps(question: string, source: string, claim: string): string[] {
   const missing = missingFacts(question, source);
-  const numbers = missing.filter((f) => /^\d/.test(f));
+  // A date is held like a number: a source about March does not answer a question about May.
+  const numbers = missing.filter((f) => /^\d/.test(f) || isDateFact(f));
   if (numbers.length) return numbers;
   // A negated question ("which courts is EU law *not* applied in") is not answered by the sentence
   // that says the positive: its polarity must be in the sentence the answer comes from.
@@ -235,7 +239,7 @@ function premiseGaps(question: string, source: string, claim: string): string[] 
     }
     if (!isNegated(best.sentence)) return ['(the question says "not"; its source does not)'];
   }
-  const names = keyFacts(question).filter((f) => !/^\d/.test(f));
+  const names = keyFacts(question).filter((f) => !/^\d/.test(f) && !isDateFact(f));
   const absent = missing.filter((f) => !/^\d/.test(f));
   return names.length >= 2 && absent.length * 2 > names.length ? absent : [];
 }

@@ -30,6 +30,7 @@ export {
   QuestionError,
 } from './answerer.ts';
 export { parseCitations, stripCitations } from './citations.ts';
+export { type DateOptions, datesIn, isDateFact, missingDates } from './dates.ts';
 export { type DegenerateReason, degenerateDraft } from './degenerate.ts';
 export {
   type GroundednessResult,

@@ -2,6 +2,7 @@
  * Lexical evidence measures shared by groundedness, citation attribution and abstention. Words are
  * lower-cased alphanumeric runs; function words and words about the answer itself carry no evidence.
  */
+import { datesIn, isDateFact } from './dates.ts';
 
 const STOPWORDS = new Set(
   `a an the and or but if of to in on at by for with from as is are was were be been being do does did
@@ -89,11 +90,13 @@ export function claimTerms(text: string): string[] {
 
 /**
  * The facts in a claim that must appear in the very source it rests on: numbers (amounts, dates,
- * counts) and names (capitalised words that do not start the sentence). A claim stitched from two
- * sources, or one with an altered figure, fails here even when most of its words are found.
+ * counts), names (capitalised words that do not start the sentence) and whole dates ("9 may",
+ * "may 2021": see dates.ts; "May" is a stopword, so without them "in May 2021" passed against
+ * "in March 2021"). A claim stitched from two sources, or one with an altered figure or month,
+ * fails here even when most of its words are found.
  */
 export function keyFacts(claim: string): string[] {
-  const facts = new Set<string>();
+  const facts = new Set<string>(datesIn(claim, { capitalised: true }));
   for (const n of claim.match(/\d+(?:[.,]\d+)*/g) ?? []) facts.add(n.replace(/,(?=\d{3}\b)/g, ''));
   const words = claim.match(/[\p{L}\p{N}][\p{L}\p{N}'’]*/gu) ?? [];
   words.forEach((word, i) => {
@@ -106,17 +109,22 @@ export function keyFacts(claim: string): string[] {
   return [...facts];
 }
 
-/** Whether every key fact of the claim occurs in the evidence (numbers as numbers, names as words). */
+/**
+ * The key facts of the claim that the evidence lacks (numbers as numbers, names as words, dates
+ * as dates in any of the forms `datesIn` reads).
+ */
 export function missingFacts(claim: string, evidence: string): string[] {
+  const dates = new Set(datesIn(evidence));
   const numbers = new Set(
     (evidence.match(/\d+(?:[.,]\d+)*/g) ?? []).map((n) => n.replace(/,(?=\d{3}\b)/g, '')),
   );
   const words = new Set(contentWords(evidence));
   for (const w of [...words]) if (NUMBER_WORDS[w]) numbers.add(NUMBER_WORDS[w]);
   const stems = new Set([...words].map(stem));
-  return keyFacts(claim).filter((fact) =>
-    /^\d/.test(fact) ? !numbers.has(fact) : !words.has(fact) && !stems.has(stem(fact)),
-  );
+  return keyFacts(claim).filter((fact) => {
+    if (isDateFact(fact)) return !dates.has(fact);
+    return /^\d/.test(fact) ? !numbers.has(fact) : !words.has(fact) && !stems.has(stem(fact));
+  });
 }
 
 const NEGATION =

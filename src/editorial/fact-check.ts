@@ -1,5 +1,7 @@
 import {
   claimTerms,
+  isDateFact,
+  missingDates,
   missingFacts,
   scoreGroundedness,
   sourceSentences,
@@ -24,33 +26,13 @@ export type FactCheckOptions = {
 const MONTHS =
   /^(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$/;
 
-/** Which kind of fact a missing key fact is: a year or a month is a date, other digits a number. */
-export function factKind(fact: string): Exclude<FlagKind, 'quote' | 'claim' | 'citation'> {
-  if (/^(1[89]|20)\d\d$/.test(fact) || MONTHS.test(fact)) return 'date';
-  return /^\d/.test(fact) ? 'number' : 'name';
-}
-
-const MONTH_NAMES = 'january|february|march|april|may|june|july|august|september|october|november|december';
-const DAY_MONTH = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(${MONTH_NAMES})\\b`, 'gi');
-const MONTH_DAY = new RegExp(`\\b(${MONTH_NAMES})\\s+(\\d{1,2})(?:st|nd|rd|th)?\\b(?!\\s*\\d{3})`, 'gi');
-const MONTH_YEAR = new RegExp(`\\b(${MONTH_NAMES})\\s+((?:19|20)\\d\\d)\\b`, 'gi');
-
-/** Day-and-month and month-and-year dates, as "9 march" and "march 2027". */
-function datesIn(text: string): string[] {
-  const out = new Set<string>();
-  for (const m of text.matchAll(DAY_MONTH)) out.add(`${Number(m[1])} ${m[2]!.toLowerCase()}`);
-  for (const m of text.matchAll(MONTH_DAY)) out.add(`${Number(m[2])} ${m[1]!.toLowerCase()}`);
-  for (const m of text.matchAll(MONTH_YEAR)) out.add(`${m[1]!.toLowerCase()} ${m[2]}`);
-  return [...out];
-}
-
 /**
- * Dates in the sentence that no source gives. The support checker treats "May" as a modal verb and
- * checks a date's numbers one by one, so "9 May" passes against "9 March"; dates are compared whole.
+ * Which kind of fact a missing key fact is: a whole date ("9 may", "may 2027"), a year or a month
+ * is a date, other digits a number.
  */
-export function missingDates(sentence: string, sources: string[]): string[] {
-  const known = new Set(sources.flatMap(datesIn));
-  return datesIn(sentence).filter((d) => !known.has(d));
+export function factKind(fact: string): Exclude<FlagKind, 'quote' | 'claim' | 'citation'> {
+  if (isDateFact(fact) || /^(1[89]|20)\d\d$/.test(fact) || MONTHS.test(fact)) return 'date';
+  return /^\d/.test(fact) ? 'number' : 'name';
 }
 
 const QUOTE = /["“”„]([^"“”„]{3,}?)["“”„]/g;
@@ -201,7 +183,14 @@ function flagFor(
 ): FactFlag {
   // A day that is wrong as part of a date is one wrong date, not also a wrong number.
   const dateWords = new Set(problems.filter((p) => p.kind === 'date').flatMap((p) => p.fact.split(' ')));
-  problems = problems.filter((p) => !(p.kind === 'number' && dateWords.has(p.fact)));
+  // The support checker reports whole dates too: the same date found twice is one problem.
+  const seen = new Set<string>();
+  problems = problems.filter((p) => {
+    const key = `${p.kind}\n${p.fact}`;
+    if (seen.has(key) || (p.kind === 'number' && dateWords.has(p.fact))) return false;
+    seen.add(key);
+    return true;
+  });
   const kind = SEVERITY.find((k) => problems.some((p) => p.kind === k)) ?? 'claim';
   const missing = problems.map((p) => p.fact).filter(Boolean);
   const evidence = closestEvidence(sentence, sources);
