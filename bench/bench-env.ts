@@ -2,6 +2,9 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { sourceSentences } from '../src/answer/index.ts';
+import type { ProgressBars } from '../src/cli/progress.ts';
+import type { EmbeddingModel } from '../src/models/index.ts';
 
 /** A description of the machine a benchmark ran on, written beside every result. */
 export function machineDescription() {
@@ -67,4 +70,49 @@ export function argValue(name: string, argv = process.argv): number | undefined 
 /** The 1, 5 and 15 minute load averages: recorded with every timing, since other work skews them. */
 export function loadAverage(): number[] {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+}
+
+/**
+ * An embedder that has already embedded every sentence of these texts, in full batches, and
+ * embeds anything once: benchmarks that rank evidence sentences question after question would
+ * otherwise embed the same sentences a few at a call, many times over.
+ */
+export async function sentenceEmbeddings(
+  model: EmbeddingModel,
+  texts: readonly { text: string }[],
+  bars?: ProgressBars,
+): Promise<EmbeddingModel> {
+  const seen = new Map<string, number[]>();
+  const memo: EmbeddingModel = {
+    specificationVersion: model.specificationVersion,
+    provider: model.provider,
+    modelId: model.modelId,
+    dimensions: model.dimensions,
+    maxInputTokens: model.maxInputTokens,
+    maxEmbeddingsPerCall: model.maxEmbeddingsPerCall,
+    async doEmbed({ values, abortSignal }) {
+      const missing = [...new Set(values.filter((v) => !seen.has(v)))];
+      let tokens = 0;
+      for (let i = 0; i < missing.length; i += model.maxEmbeddingsPerCall) {
+        const part = missing.slice(i, i + model.maxEmbeddingsPerCall);
+        const r = await model.doEmbed({ values: part, ...(abortSignal ? { abortSignal } : {}) });
+        tokens += r.usage.tokens;
+        for (const [j, v] of part.entries()) seen.set(v, r.embeddings[j]!);
+      }
+      return { embeddings: values.map((v) => seen.get(v)!), usage: { tokens } };
+    },
+  };
+  const sentences = [...new Set(texts.flatMap((t) => sourceSentences(t.text)))];
+  for (let i = 0; i < sentences.length; i += 256) {
+    await memo.doEmbed({ values: sentences.slice(i, i + 256) });
+    bars?.update(
+      'sentences',
+      'sentences embedded',
+      Math.min(sentences.length, i + 256),
+      sentences.length,
+      's',
+    );
+  }
+  bars?.stop();
+  return memo;
 }

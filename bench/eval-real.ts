@@ -72,7 +72,7 @@ const attune = await Attune.open({ env, cwd: work });
 mkdirSync(sourceDir, { recursive: true });
 const squadCorpus = readCorpus('squad2-dev');
 const articleOrder = [...new Set(squadCorpus.map((p) => articleOf(p.id)))];
-const trainArticles = new Set(squadArticles(articleOrder, 'adapterTraining'));
+const trainArticles = new Set(squadArticles(articleOrder, 'training'));
 const evalArticles = new Set(squadArticles(articleOrder, 'evaluation'));
 if (set === 'squad2-dev') {
   const paragraphs = squadCorpus.filter(

@@ -11,7 +11,13 @@ import {
   type PriceTable,
   renderCostCurveSvg,
 } from './advise/index.ts';
-import { Answerer, type AnswerResult, type AskOptions } from './answer/index.ts';
+import {
+  Answerer,
+  type AnswerResult,
+  type AskOptions,
+  defaultCalibration,
+  verifierThreshold,
+} from './answer/index.ts';
 import { type AuditLog, type AuditRecord, LanceAuditLog, PostgresAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
 import {
@@ -212,7 +218,22 @@ export class Attune {
         const kb = await this.knowledgeBase({ create: false });
         const embedder = await this.models.embedding(kb.embeddingModelName);
         const reranker = await this.models.reranker();
+        const verifier = await this.models.verifier();
+        const calibration = defaultCalibration();
         return new Answerer({
+          calibration,
+          ...(verifier
+            ? {
+                verifier: {
+                  model: verifier,
+                  threshold: verifierThreshold(
+                    verifier.modelId,
+                    calibration,
+                    this.config.models.verifierThreshold,
+                  ),
+                },
+              }
+            : {}),
           chat: await this.models.chat(chatName),
           tokenizer: await this.models.tokenizer(chatName),
           embedder,

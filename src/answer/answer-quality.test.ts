@@ -11,6 +11,7 @@ import type { Models } from '../models/models.ts';
 import { testModels } from '../models/testing.ts';
 import { Retriever } from '../retrieve/index.ts';
 import type { Principal } from '../store/index.ts';
+import { defaultCalibration, verifierThreshold } from './abstention.ts';
 import { Answerer, type AnswererOptions } from './answerer.ts';
 
 // The two-file knowledge base of issue #16 and the sample handbook, answered by the default local
@@ -79,6 +80,11 @@ describe('Answers on the default local models: two-file knowledge base and the h
       tokenizer: await models.tokenizer(models.defaultChatName),
       embedder,
       audit,
+      // The gate Attune answers with by default (Attune.answerer): the shipped verifier.
+      verifier: {
+        model: (await models.verifier())!,
+        threshold: verifierThreshold(models.defaultVerifierName, defaultCalibration()),
+      },
     };
     answerer = new Answerer({
       ...base,

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvidence, AuditLog, AuditRecord } from '../audit/index.ts';
 import { AttuneError } from '../models/model-error.ts';
-import type { ChatMessage, ChatModel, EmbeddingModel, Tokenizer } from '../models/model-spec.ts';
+import type {
+  ChatMessage,
+  ChatModel,
+  EmbeddingModel,
+  RerankingModel,
+  Tokenizer,
+} from '../models/model-spec.ts';
 import type { Evidence, Retriever } from '../retrieve/retriever.ts';
 import type { KnowledgeStore, MetadataFilter } from '../store/index.ts';
 import { checkPrincipal, type Principal } from '../store/principal.ts';
@@ -10,6 +16,7 @@ import {
   defaultCalibration,
   retrievalConfidence,
   retrievalFeatures,
+  verifierScore,
 } from './abstention.ts';
 import { answerCacheKey, LruCache } from './answer-cache.ts';
 import {
@@ -22,7 +29,7 @@ import {
 import { moveLeadingAttributions, parseCitations, stripCitations } from './citations.ts';
 import { degenerateDraft } from './degenerate.ts';
 import { type GroundednessResult, scoreGroundedness } from './groundedness.ts';
-import { rankSentences, type ScoredSentence } from './passage.ts';
+import { chosenEvidence, rankSentences, type ScoredSentence, verifierText } from './passage.ts';
 import { hasSubstance, neutralizeInstructions } from './prompt-injection.ts';
 import { splitSentences } from './text-support.ts';
 
@@ -119,6 +126,13 @@ export type AnswererOptions = {
   store: KnowledgeStore;
   audit?: AuditLog;
   calibration?: AbstentionCalibration;
+  /**
+   * A cross-encoder that reads the question and the evidence sentences the model would be shown,
+   * and scores whether they answer it (attune-verifier-minilm-l6-squad2). When set, it is the
+   * gate before generation in place of `calibration`'s retrieval features: below `threshold` the
+   * answerer abstains without generating.
+   */
+  verifier?: { model: RerankingModel; threshold: number };
   /** Answers whose share of supported sentences is below this abstain. Default 0.5. */
   minGroundedness?: number;
   judge?: ChatModel;
@@ -223,6 +237,7 @@ export class Answerer {
         temperature: record.parameters.temperature,
         seed: record.parameters.seed ?? null,
         judge: Boolean(options.judge && this.#o.judge),
+        verifier: this.#o.verifier ? [this.#o.verifier.model.modelId, this.#o.verifier.threshold] : null,
         // A version not recorded yet (its writer running or killed) keeps its number while more
         // of it goes live; its time changes with every write, so the key does too.
         kbState: current?.createdAt ?? null,
@@ -312,11 +327,23 @@ export class Answerer {
         yield* abstain('no-evidence');
         return;
       }
-      record.retrievalConfidence = retrievalConfidence(
-        retrievalFeatures(question, usable),
-        this.#calibration,
-      );
-      if (record.retrievalConfidence < this.#calibration.threshold) {
+      let threshold = this.#calibration.threshold;
+      if (this.#o.verifier) {
+        ranked = await this.#rank(question, usable, options.abortSignal);
+        record.retrievalConfidence = await verifierScore(
+          this.#o.verifier.model,
+          question,
+          chosenEvidence(ranked, usable.length, this.#evidenceCount()),
+          options.abortSignal,
+        );
+        threshold = this.#o.verifier.threshold;
+      } else {
+        record.retrievalConfidence = retrievalConfidence(
+          retrievalFeatures(question, usable),
+          this.#calibration,
+        );
+      }
+      if (record.retrievalConfidence < threshold) {
         yield* abstain('low-retrieval-confidence');
         return;
       }
@@ -333,6 +360,7 @@ export class Answerer {
       retrieval,
       record.parameters.maxTokens,
       options.abortSignal,
+      ranked,
     );
     const { prompt, offered } = built;
     ranked = built.ranked;
@@ -690,33 +718,37 @@ export class Answerer {
    * rendered as numbered sources under the model's system prompt. Also how training examples for a
    * grounded-answer adapter are made, so the adapter learns on the very prompt it will answer from.
    */
+  /** The evidence sentences ranked for the question, as the prompt and the verifier choose from them. */
+  #rank(question: string, usable: readonly Evidence[], abortSignal: AbortSignal | undefined) {
+    return rankSentences(
+      question,
+      usable.map((e) => e.chunk.text),
+      { embedder: this.#o.embedder },
+      abortSignal,
+    );
+  }
+
+  /** How many evidence sentences the verifier reads: as many as the prompt shows, 4 for whole chunks. */
+  #evidenceCount(): number {
+    return this.#o.evidenceSentences || 4;
+  }
+
   async #prompt(
     question: string,
     usable: Evidence[],
     retrieval: boolean,
     maxTokens: number,
     abortSignal: AbortSignal | undefined,
+    alreadyRanked?: ScoredSentence[],
   ): Promise<{ prompt: AnswerPrompt; offered: Evidence[]; ranked: ScoredSentence[] | undefined }> {
     const sentenceCount = this.#o.evidenceSentences ?? 4;
     const perSentence = retrieval && sentenceCount > 0;
-    let ranked: ScoredSentence[] | undefined;
+    let ranked = alreadyRanked;
     let offered = usable;
     let offeredSources = usable.map(promptSource);
     if (perSentence) {
-      ranked = await rankSentences(
-        question,
-        usable.map((e) => e.chunk.text),
-        { embedder: this.#o.embedder },
-        abortSignal,
-      );
-      const chosen = ranked.slice(0, sentenceCount);
-      const texts = usable.map((_e, i) =>
-        chosen
-          .filter((c) => c.source === i)
-          .sort((a, b) => a.start - b.start)
-          .map((c) => c.text)
-          .join(' '),
-      );
+      ranked ??= await this.#rank(question, usable, abortSignal);
+      const texts = chosenEvidence(ranked, usable.length, sentenceCount);
       offered = usable.filter((_e, i) => texts[i]);
       offeredSources = usable.map((e, i) => ({ ...promptSource(e), text: texts[i]! })).filter((p) => p.text);
     }
@@ -749,7 +781,14 @@ export class Answerer {
       AskOptions,
       'principal' | 'k' | 'rerank' | 'filter' | 'retrieval' | 'maxTokens' | 'abortSignal'
     >,
-  ): Promise<{ messages: ChatMessage[]; sources: AnswerSource[] }> {
+  ): Promise<{
+    messages: ChatMessage[];
+    sources: AnswerSource[];
+    /** The evidence sentences the verifier reads, source by source (verifierScore). */
+    verifierEvidence: string[];
+    /** The same as one text: what the verifier was trained on. */
+    verifierText: string;
+  }> {
     const retrieval = options.retrieval !== false;
     const k = options.k ?? 5;
     let usable: Evidence[] = [];
@@ -766,16 +805,21 @@ export class Answerer {
         .filter((e): e is Evidence => e !== undefined)
         .slice(0, k);
     }
-    const { prompt, offered } = await this.#prompt(
+    const { prompt, offered, ranked } = await this.#prompt(
       question,
       usable,
       retrieval,
       options.maxTokens ?? 128,
       options.abortSignal,
     );
+    const forVerifier =
+      retrieval && usable.length ? (ranked ?? (await this.#rank(question, usable, options.abortSignal))) : [];
+    const chosen = chosenEvidence(forVerifier, usable.length, this.#evidenceCount());
     return {
       messages: prompt.messages,
       sources: prompt.included.map((i, j) => answerSource(j + 1, offered[i]!)),
+      verifierEvidence: chosen,
+      verifierText: verifierText(chosen),
     };
   }
 

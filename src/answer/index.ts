@@ -4,6 +4,8 @@ export {
   type RetrievalFeatures,
   retrievalConfidence,
   retrievalFeatures,
+  verifierScore,
+  verifierThreshold,
 } from './abstention.ts';
 export { aclSet, answerCacheKey, normalizeQuestion } from './answer-cache.ts';
 export { answerJson } from './answer-json.ts';
@@ -38,6 +40,12 @@ export {
   type SentenceSupport,
   scoreGroundedness,
 } from './groundedness.ts';
-export { rankSentences, type ScoredSentence, type SentenceScorer } from './passage.ts';
+export {
+  chosenEvidence,
+  rankSentences,
+  type ScoredSentence,
+  type SentenceScorer,
+  verifierText,
+} from './passage.ts';
 export { looksLikePromptInjection } from './prompt-injection.ts';
 export { claimTerms, keyFacts, missingFacts, sourceSentences, splitSentences } from './text-support.ts';

@@ -67,3 +67,27 @@ export async function rankSentences(
     .map((c, i) => ({ ...c, score: scores[i]! }))
     .sort((a, b) => b.score - a.score || a.source - b.source || a.start - b.start);
 }
+
+/**
+ * The evidence a model is shown: the best `count` ranked sentences, regrouped source by source in
+ * the order they stand in each source (an empty string for a source none was chosen from).
+ */
+export function chosenEvidence(
+  ranked: readonly ScoredSentence[],
+  sourceCount: number,
+  count: number,
+): string[] {
+  const chosen = ranked.slice(0, count);
+  return Array.from({ length: sourceCount }, (_, i) =>
+    chosen
+      .filter((c) => c.source === i)
+      .sort((a, b) => a.start - b.start)
+      .map((c) => c.text)
+      .join(' '),
+  );
+}
+
+/** What the answerability verifier reads for a question: the chosen evidence as one text. */
+export function verifierText(evidence: readonly string[]): string {
+  return evidence.filter((t) => t).join(' ');
+}

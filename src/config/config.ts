@@ -35,6 +35,13 @@ export const configSchema = z
         embedding: z.string().min(1),
         /** Cross-encoder that reorders retrieved evidence; empty for none (the default). */
         reranker: z.string(),
+        /**
+         * Cross-encoder that gates answers before generation: does the evidence answer the
+         * question? Empty for none (then retrieval features gate, src/answer/abstention.ts).
+         */
+        verifier: z.string(),
+        /** The verifier's score below which the answerer abstains; default: its fitted threshold. */
+        verifierThreshold: z.number().min(0).max(1).optional(),
         /** Threads for local inference; 0 lets the runtime decide. */
         threads: z.number().int().min(0),
       })
@@ -97,7 +104,13 @@ export function defaultConfig(cwd: string): AttuneConfig {
     home: join(homedir(), '.cache', 'attune'),
     dir: join(cwd, '.attune'),
     store: { kind: 'lancedb' },
-    models: { chat: 'qwen2.5-coder-1.5b-instruct', embedding: 'all-minilm-l6-v2', reranker: '', threads: 0 },
+    models: {
+      chat: 'qwen2.5-coder-1.5b-instruct',
+      embedding: 'all-minilm-l6-v2',
+      reranker: '',
+      verifier: 'attune-verifier-minilm-l6-squad2',
+      threads: 0,
+    },
     python: 'python3',
     ingest: { aclRules: [], maxFileBytes: 50 * 1024 * 1024, chunkTokens: 0, overlapTokens: 32 },
     defaultVisibility: 'public',
@@ -171,6 +184,8 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
   if (env.ATTUNE_EMBEDDING_MODEL) models.embedding = env.ATTUNE_EMBEDDING_MODEL;
   if (env.ATTUNE_RERANKER_MODEL !== undefined)
     models.reranker = env.ATTUNE_RERANKER_MODEL === 'none' ? '' : env.ATTUNE_RERANKER_MODEL;
+  if (env.ATTUNE_VERIFIER_MODEL !== undefined)
+    models.verifier = env.ATTUNE_VERIFIER_MODEL === 'none' ? '' : env.ATTUNE_VERIFIER_MODEL;
   if (env.ATTUNE_THREADS) models.threads = Number(env.ATTUNE_THREADS);
   if (env.ATTUNE_DEFAULT_VISIBILITY) out.defaultVisibility = env.ATTUNE_DEFAULT_VISIBILITY;
   if (env.ATTUNE_CRASH_AT) out.crashAt = env.ATTUNE_CRASH_AT;

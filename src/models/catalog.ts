@@ -272,22 +272,33 @@ export const builtinCatalog: CatalogEntry[] = [
         size: 25437880,
       },
     ],
-    sources: [
+    sources: [shipped('attune-reranker-minilm-l6-squad.q8_0.gguf')],
+  },
+  {
+    // The gate before generation (src/answer/answerer.ts): does the evidence answer the question?
+    // Trained by bench/train-verifier.ts; the record is models/attune-verifier-minilm-l6-squad2.training.json.
+    name: 'attune-verifier-minilm-l6-squad2',
+    task: 'reranking',
+    format: 'gguf',
+    description:
+      'Answerability verifier: all-MiniLM-L6-v2 cross-encoder trained on squad2-dev articles 12-19 to score whether evidence answers a question (models/README.md), Q8_0.',
+    licence: 'CC-BY-SA-4.0 (trained on SQuAD 2.0 dev)',
+    contextSize: 256,
+    files: [
       {
-        kind: 'file',
-        paths: {
-          'attune-reranker-minilm-l6-squad.q8_0.gguf': join(
-            import.meta.dirname,
-            '..',
-            '..',
-            'models',
-            'attune-reranker-minilm-l6-squad.q8_0.gguf',
-          ),
-        },
+        name: 'attune-verifier-minilm-l6-squad2.q8_0.gguf',
+        sha256: '4928c334af13bf66373f9ac69e9f8564bb2b7c10b593d32d366c563b70677d89',
+        size: 25437880,
       },
     ],
+    sources: [shipped('attune-verifier-minilm-l6-squad2.q8_0.gguf')],
   },
 ];
+
+/** A model file that travels with Attune in the repository's models/ folder. */
+function shipped(file: string): ModelSource {
+  return { kind: 'file', paths: { [file]: join(import.meta.dirname, '..', '..', 'models', file) } };
+}
 
 /** A set of catalog entries; the built-in one plus whatever the user registers (adapters, own models). */
 export class ModelCatalog {

@@ -43,10 +43,15 @@ export class Models {
     return this.#config.models.embedding;
   }
 
-  /** The configured models: chat, embedding, and the reranker when one is set. */
+  /** The configured verifier's name; empty when none is configured. */
+  get defaultVerifierName(): string {
+    return this.#config.models.verifier;
+  }
+
+  /** The configured models: chat, embedding, and the reranker and verifier when set. */
   get defaultNames(): string[] {
-    const { chat, embedding, reranker } = this.#config.models;
-    return reranker ? [chat, embedding, reranker] : [chat, embedding];
+    const { chat, embedding, reranker, verifier } = this.#config.models;
+    return [chat, embedding, ...(reranker ? [reranker] : []), ...(verifier ? [verifier] : [])];
   }
 
   /** The configured models that live on this machine (remote ones need no pulling). */
@@ -111,6 +116,19 @@ export class Models {
         maxInputTokens: entry?.contextSize ?? 512,
       });
     });
+  }
+
+  /**
+   * The configured answerability verifier (`models.verifier`), or undefined when none is set. A
+   * cross-encoder like the reranker; one that ships with Attune (models/) is copied into the cache
+   * on first use, since there is nothing to download.
+   */
+  async verifier(name = this.#config.models.verifier): Promise<RerankingModel | undefined> {
+    if (!name) return undefined;
+    const entry = this.catalog.has(name) ? this.catalog.get(name) : undefined;
+    if (entry?.sources.every((s) => s.kind === 'file') && !this.cache.isPresent(name))
+      await this.cache.pull(name);
+    return this.reranker(name);
   }
 
   /** The catalog entry (none for a bare .gguf path), refused when it is a model for another task. */
