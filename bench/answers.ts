@@ -2,7 +2,9 @@
 // the whole RAG path: retrieval from a knowledge base of whole articles, the answerer, its checks.
 //
 //   npx tsx bench/answers.ts --calibrate          fit the abstention model (src/answer/abstention-calibration.json)
+//   npx tsx bench/answers.ts --calibrate-verifier fit the verifier's threshold on the same questions
 //   npx tsx bench/answers.ts [--questions 300]    answer a seeded slice: EM, F1, abstention, groundedness, TTFT
+//   npx tsx bench/answers.ts --no-verifier        the same, gated by retrieval features instead (as before the verifier)
 //
 // The knowledge base holds 12 articles. Calibration uses questions of the first 6, the answer
 // benchmark questions of the last 6, so the threshold is never fitted on the questions it is scored on.
@@ -15,6 +17,8 @@ import {
   type RetrievalFeatures,
   retrievalConfidence,
   retrievalFeatures,
+  verifierScore,
+  verifierThreshold,
 } from '../src/answer/index.ts';
 import { ProgressBars } from '../src/cli/progress.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -23,7 +27,14 @@ import { exactMatch, tokenF1 } from '../src/eval/squad-metrics.ts';
 import { KnowledgeBase } from '../src/knowledge/index.ts';
 import { testModels } from '../src/models/testing.ts';
 import { Retriever } from '../src/retrieve/index.ts';
-import { loadAverage, machineDescription, percentile, seededShuffle, writeResult } from './bench-env.ts';
+import {
+  loadAverage,
+  machineDescription,
+  percentile,
+  seededShuffle,
+  sentenceEmbeddings,
+  writeResult,
+} from './bench-env.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -61,6 +72,7 @@ const retriever = new Retriever({ store: kb.store, embedder });
 const principal = { user: 'bench', groups: [] };
 
 if (flag('--calibrate')) await calibrate();
+else if (flag('--calibrate-verifier')) await calibrateVerifier();
 else await answerSlice();
 await kb.close();
 await models.dispose();
@@ -131,16 +143,99 @@ async function calibrate() {
   console.log(`written to src/answer/abstention-calibration.json and ${path}`);
 }
 
+async function calibrateVerifier() {
+  const verifier = (await models.verifier())!;
+  const questions = seededShuffle(
+    questionsFor((a) => calibrationArticles.has(a)),
+    7,
+  ).slice(0, option('--questions', 800));
+  const sentenceEmbedder = await sentenceEmbeddings(embedder, inKb, bars);
+  const answerer = new Answerer({
+    chat: await models.chat(),
+    tokenizer: await models.tokenizer(models.defaultChatName),
+    embedder: sentenceEmbedder,
+    retriever,
+    store: kb.store,
+  });
+  const rows: { score: number; unanswerable: boolean }[] = [];
+  for (const [i, q] of questions.entries()) {
+    const { verifierEvidence } = await answerer.promptFor(q.question, { principal });
+    const score = await verifierScore(verifier, q.question, verifierEvidence);
+    rows.push({ score, unanswerable: !q.answerable });
+    bars.update('verify', 'questions verified', i + 1, questions.length, 'q');
+  }
+  bars.stop();
+  // The same halves and the same rule as the retrieval-feature gate (calibrate), so the two compare.
+  const fit = rows.filter((_, i) => i % 2 === 0);
+  const held = rows.filter((_, i) => i % 2 === 1);
+  const minKept = option('--min-answerable-kept', 0.8);
+  let best = { threshold: 0.5, score: -1 };
+  for (let t = 0.01; t < 0.99; t += 0.01) {
+    const m = scoreMetrics(fit, t);
+    if (m.answerableKept >= minKept && m.balancedAccuracy > best.score)
+      best = { threshold: Number(t.toFixed(2)), score: m.balancedAccuracy };
+  }
+  const current = defaultCalibration();
+  const calibration: AbstentionCalibration = {
+    ...current,
+    verifier: {
+      model: verifier.modelId,
+      threshold: best.threshold,
+      provenance: {
+        command: 'npx tsx bench/answers.ts --calibrate-verifier',
+        data: 'squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0): questions of its first 6 articles; knowledge base of its first 12',
+        input:
+          'the question and the evidence sentences the answerer would show the chat model (Answerer.promptFor), scored by verifierScore: the best over all of them as one text and each source alone',
+        fit: `threshold with the best balanced accuracy on even-indexed questions while keeping >= ${minKept} of answerable questions`,
+        questions: { fit: fit.length, heldOut: held.length },
+        heldOut: scoreMetrics(held, best.threshold),
+        retrievalFeatureGateHeldOut: current.provenance.heldOut,
+        fitted: new Date().toISOString().slice(0, 10),
+      },
+    },
+  };
+  // Only the configured default's threshold is shipped; another model (ATTUNE_VERIFIER_MODEL=…)
+  // is measured beside it.
+  const shipped = verifier.modelId === loadConfig({ env: {} }).models.verifier;
+  if (shipped)
+    writeFileSync(
+      join(import.meta.dirname, '..', 'src', 'answer', 'abstention-calibration.json'),
+      `${JSON.stringify(calibration, null, 2)}\n`,
+    );
+  const path = writeResult(shipped ? 'verifier-calibration' : `verifier-calibration-${verifier.modelId}`, {
+    command: `${shipped ? '' : `ATTUNE_VERIFIER_MODEL=${verifier.modelId} `}npx tsx bench/answers.ts --calibrate-verifier`,
+    verifier: calibration.verifier,
+    rows,
+  });
+  console.log(JSON.stringify(calibration.verifier, null, 2));
+  console.log(`written to ${shipped ? 'src/answer/abstention-calibration.json and ' : ''}${path}`);
+}
+
+function scoreMetrics(rows: { score: number; unanswerable: boolean }[], threshold: number) {
+  return gateMetrics(
+    rows.map((r) => ({ confidence: r.score, unanswerable: r.unanswerable })),
+    threshold,
+  );
+}
+
 function abstentionMetrics(
   rows: { f: RetrievalFeatures; unanswerable: boolean }[],
   c: AbstentionCalibration,
 ) {
+  return gateMetrics(
+    rows.map((r) => ({ confidence: retrievalConfidence(r.f, c), unanswerable: r.unanswerable })),
+    c.threshold,
+  );
+}
+
+/** What a gate that abstains below `threshold` does to these questions. */
+function gateMetrics(rows: { confidence: number; unanswerable: boolean }[], threshold: number) {
   let tp = 0;
   let fp = 0;
   let fn = 0;
   let tn = 0;
   for (const r of rows) {
-    const abstain = retrievalConfidence(r.f, c) < c.threshold;
+    const abstain = r.confidence < threshold;
     if (abstain && r.unanswerable) tp++;
     else if (abstain) fp++;
     else if (r.unanswerable) fn++;
@@ -187,7 +282,12 @@ async function answerSlice() {
     11,
   ).slice(0, count);
   const chat = await models.chat();
+  const calibration = defaultCalibration();
+  const verifier = flag('--no-verifier') || flag('--no-gate') ? undefined : await models.verifier();
   const answerer = new Answerer({
+    ...(verifier
+      ? { verifier: { model: verifier, threshold: verifierThreshold(verifier.modelId, calibration) } }
+      : {}),
     chat,
     tokenizer: await models.tokenizer(models.defaultChatName),
     embedder,
@@ -300,8 +400,10 @@ function report(rows: Row[], count: number, model: string, embedding: string, co
       ),
     },
   };
-  const path = writeResult(flag('--no-gate') ? 'answers-no-gate' : 'answers', {
-    command: `npx tsx bench/answers.ts --questions ${count}${flag('--no-gate') ? ' --no-gate' : ''}`,
+  const variant = flag('--no-gate') ? '--no-gate' : flag('--no-verifier') ? '--no-verifier' : '';
+  const path = writeResult(variant ? `answers${variant.slice(1)}` : 'answers', {
+    command: `npx tsx bench/answers.ts --questions ${count}${variant ? ` ${variant}` : ''}`,
+    gate: flag('--no-gate') ? 'none' : flag('--no-verifier') ? 'retrieval features' : 'verifier',
     loadAverage: loadAverage(),
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     complete,
