@@ -18,7 +18,9 @@ describe('attune CLI', () => {
     assert.equal(r.code, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as { name: string; present: boolean; default: boolean; task: string }[];
     const defaults = rows.filter((m) => m.default);
-    assert.deepEqual(defaults.map((m) => m.task).sort(), ['chat', 'embedding']);
+    // The reranking-task default is the answerability verifier (models.verifier), the gate before generation.
+    assert.deepEqual(defaults.map((m) => m.task).sort(), ['chat', 'embedding', 'reranking']);
+    assert.ok(defaults.some((m) => m.name === 'attune-verifier-minilm-l6-squad2'));
     assert.ok(
       defaults.every((m) => m.present),
       'the test runner pulled the defaults',
