@@ -58,6 +58,12 @@ export function seededShuffle<T>(items: T[], seed: number): T[] {
 // One percentile definition for the whole project: src/eval/percentile.ts.
 export { percentile } from '../src/eval/percentile.ts';
 
+/** `--name value` from the command line, or the fallback when the flag is absent. */
+export function argString(name: string, fallback: string, argv = process.argv): string {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
+}
+
 /** `--name N` from the command line: a positive integer, or undefined when the flag is absent. */
 export function argValue(name: string, argv = process.argv): number | undefined {
   const i = argv.indexOf(name);

@@ -27,13 +27,9 @@ import {
   withArticles,
 } from '../src/eval/index.ts';
 import { buildAnswerExamples } from '../src/finetune/index.ts';
-import { loadAverage, machineDescription, seededShuffle } from './bench-env.ts';
+import { argString, loadAverage, machineDescription, seededShuffle } from './bench-env.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
+const option = (name: string, fallback: string) => argString(name, fallback);
 const set = option('--set', 'squad2-dev');
 const defaults: Record<string, { questions: number; freshness: number; repeats: number; judge: string }> = {
   'squad2-dev': { questions: 500, freshness: 20, repeats: 1, judge: '' },
@@ -213,7 +209,7 @@ const strategies: Strategy[] = [
   { name: 'hybrid@smollm2', kind: 'hybrid', chatModel: SMALL, adapter: adapters.gguf.grounded },
 ];
 // --rebuild: recompute the latest finished run's report with the current code (no answering).
-const latest = args.includes('--rebuild') ? attune.evalRuns().latest() : undefined;
+const latest = process.argv.includes('--rebuild') ? attune.evalRuns().latest() : undefined;
 const { report, paths } = latest
   ? attune.rebuildReport(latest)
   : await attune.evaluate({

@@ -33,13 +33,9 @@ import { KnowledgeBase } from '../src/knowledge/index.ts';
 import { bertModelFiles, convertBertToGguf } from '../src/models/bert-gguf.ts';
 import { testModels } from '../src/models/testing.ts';
 import { Retriever } from '../src/retrieve/index.ts';
-import { argValue, machineDescription, seededShuffle, sentenceEmbeddings } from './bench-env.ts';
+import { argString, argValue, machineDescription, seededShuffle, sentenceEmbeddings } from './bench-env.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
+const option = (name: string, fallback: string) => argString(name, fallback);
 const epochs = argValue('--epochs') ?? 3;
 const device = option('--device', 'cpu');
 const maxQuestions = argValue('--max-questions') ?? Number.POSITIVE_INFINITY;

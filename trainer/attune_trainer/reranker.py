@@ -71,6 +71,30 @@ def mean_pooled(model, ids, mask):
     return F.normalize(hidden.sum(1) / mask.sum(1, keepdim=True), dim=-1)
 
 
+def cross_encoder_from_embedding_model(model_dir: Path):
+    """A one-logit BertForSequenceClassification on a sentence-embedding BERT's weights (new classifier)."""
+    config = BertConfig.from_pretrained(model_dir)
+    config.num_labels = 1
+    config.architectures = ["BertForSequenceClassification"]
+    model = BertForSequenceClassification(config)
+    state = {f"bert.{k}": v.float() for k, v in load_file(model_dir / "model.safetensors").items()}
+    state.pop("bert.embeddings.position_ids", None)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert set(missing) == {"classifier.weight", "classifier.bias"}, missing
+    assert not unexpected, unexpected
+    return config, model
+
+
+def adamw_with_warmup(model, lr: float, steps: int):
+    """AdamW (weight decay 0.01), linear warm-up over the first tenth of the steps, then linear decay."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
+    )
+    return optimizer, scheduler
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, required=True)
@@ -104,15 +128,7 @@ def main() -> None:
     print(f"{len(train_articles)} articles ({args.articles_from}..), {len(docs)} paragraphs, "
           f"{len(train)} training questions, {len(held)} held out ({held_article})", flush=True)
 
-    config = BertConfig.from_pretrained(args.model)
-    config.num_labels = 1
-    config.architectures = ["BertForSequenceClassification"]
-    model = BertForSequenceClassification(config)
-    state = {f"bert.{k}": v.float() for k, v in load_file(args.model / "model.safetensors").items()}
-    state.pop("bert.embeddings.position_ids", None)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    assert set(missing) == {"classifier.weight", "classifier.bias"}, missing
-    assert not unexpected, unexpected
+    config, model = cross_encoder_from_embedding_model(args.model)
     model.to(args.device)
     enc = Encoder(args.model / "tokenizer.json", args.max_length)
 
@@ -175,11 +191,7 @@ def main() -> None:
     before = evaluate()
     print(f"before training: {before}", flush=True)
     steps = args.epochs * math.ceil(len(train) / args.batch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
-    )
+    optimizer, scheduler = adamw_with_warmup(model, args.lr, steps)
     model.train()
     step = 0
     losses = []

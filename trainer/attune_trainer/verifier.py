@@ -24,10 +24,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
-from transformers import BertConfig, BertForSequenceClassification
+from safetensors.torch import save_file
 
-from attune_trainer.reranker import Encoder, read_jsonl
+from attune_trainer.reranker import Encoder, adamw_with_warmup, cross_encoder_from_embedding_model, read_jsonl
 
 
 def auc(scores: list[float], labels: list[int]) -> float:
@@ -126,23 +125,14 @@ def main() -> None:
     positives = sum(p["label"] for p in train)
     print(f"{len(train)} training pairs ({positives} positive), {len(held)} held out ({held_article})", flush=True)
 
-    config = BertConfig.from_pretrained(args.model)
-    config.num_labels = 1
-    config.architectures = ["BertForSequenceClassification"]
-    model = BertForSequenceClassification(config)
+    config, model = cross_encoder_from_embedding_model(args.model)
     if args.init_gguf:
         # From a cross-encoder that already reads question and text together (the reranker):
         # what is left to learn is whether the text answers, not whether it is on the subject.
         shapes = {k: v.shape for k, v in model.state_dict().items()}
-        state = state_from_gguf(args.init_gguf, shapes)
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing, unexpected = model.load_state_dict(state_from_gguf(args.init_gguf, shapes), strict=False)
         assert not [m for m in missing if m != "bert.embeddings.position_ids"], missing
-    else:
-        state = {f"bert.{k}": v.float() for k, v in load_file(args.model / "model.safetensors").items()}
-        state.pop("bert.embeddings.position_ids", None)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        assert set(missing) == {"classifier.weight", "classifier.bias"}, missing
-    assert not unexpected, unexpected
+        assert not unexpected, unexpected
     model.to(args.device)
     enc = Encoder(args.model / "tokenizer.json", args.max_length)
     # Positives are the minority; weighting them keeps the logit's 0 near balanced accuracy.
@@ -183,11 +173,7 @@ def main() -> None:
     before = evaluate()
     print(f"before training: {before}", flush=True)
     steps = args.epochs * math.ceil(len(train) / args.batch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
-    )
+    optimizer, scheduler = adamw_with_warmup(model, args.lr, steps)
     model.train()
     step = 0
     losses: list[float] = []
