@@ -64,60 +64,6 @@ describe('Answerer with real models on a squad2-dev slice', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('gates with the verifier before generating, on exactly the evidence the model would be shown', async () => {
-    // A scripted verifier (control flow only; the real one is measured in verifier.test.ts and
-    // bench/answers.ts) and a chat model that counts its calls.
-    const read: { query: string; texts: string[] }[] = [];
-    let score = 0.1;
-    const verifier = {
-      specificationVersion: 'v1' as const,
-      provider: 'scripted',
-      modelId: 'scripted-verifier',
-      maxInputTokens: 256,
-      rerank: async (query: string, texts: string[]) => {
-        read.push({ query, texts });
-        return texts.map(() => score);
-      },
-    };
-    let generations = 0;
-    const counting: ChatModel = {
-      ...chat,
-      modelId: chat.modelId,
-      contextSize: chat.contextSize,
-      doGenerate: (o) => chat.doGenerate(o),
-      doStream: (o) => {
-        generations++;
-        return chat.doStream(o);
-      },
-    };
-    const embedder = await models.embedding();
-    const gated = new Answerer({
-      chat: counting,
-      tokenizer: await models.tokenizer(models.defaultChatName),
-      embedder,
-      retriever: new Retriever({ store: kb.store, embedder }),
-      store: kb.store,
-      verifier: { model: verifier, threshold: 0.5 },
-    });
-    const question = 'In what country is Normandy located?';
-    const low = await gated.answer(question, { principal: reader, cache: false });
-    assert.equal(low.abstained, true);
-    assert.equal(low.abstainReason, 'low-retrieval-confidence');
-    assert.equal(low.retrievalConfidence, 0.1);
-    assert.equal(generations, 0, 'nothing generated below the threshold');
-    const { verifierText, verifierEvidence } = await gated.promptFor(question, { principal: reader });
-    const pieces = verifierEvidence.filter((t) => t);
-    assert.deepEqual(read[0], {
-      query: question,
-      texts: pieces.length > 1 ? [verifierText, ...pieces] : pieces,
-    });
-    assert.match(verifierText, /France/);
-    score = 0.9;
-    const high = await gated.answer(question, { principal: reader, cache: false });
-    assert.equal(generations, 1, 'generated above the threshold');
-    assert.equal(high.retrievalConfidence, 0.9);
-  });
-
   it('answers answerable questions citing the gold paragraph, every answer traceable', async () => {
     const slice = questions
       .filter((q) => q.answerable)

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { RerankingModel } from '../models/model-spec.ts';
+import { loadConfig } from '../config/index.ts';
+import { KnowledgeBase } from '../knowledge/index.ts';
+import type { ChatModel, RerankingModel } from '../models/model-spec.ts';
 import type { Models } from '../models/models.ts';
 import { testModels } from '../models/testing.ts';
+import { Retriever } from '../retrieve/index.ts';
+import type { Principal } from '../store/index.ts';
 import { defaultCalibration, verifierScore, verifierThreshold } from './abstention.ts';
+import { Answerer } from './answerer.ts';
 
 // The shipped answerability verifier (attune-verifier-minilm-l6-squad2), as the answerer's gate
 // reads it: a question and the evidence sentences the chat model would be shown.
@@ -77,5 +85,87 @@ describe('The answerability verifier', () => {
     assert.ok(score >= joined!);
     const gift = await verifierScore(verifier, 'Do you offer gift cards?', evidence);
     assert.ok(gift < threshold, `gift cards pass: ${gift}`);
+  });
+});
+
+describe('The answerer with a verifier gate (two-file knowledge base)', () => {
+  let models: Models;
+  let kb: KnowledgeBase;
+  let chat: ChatModel;
+  const reader: Principal = { user: 'reader', groups: [] };
+  const work = mkdtempSync(join(tmpdir(), 'attune-verifier-gate-'));
+
+  before(async () => {
+    models = await testModels();
+    const docs = join(work, 'docs');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'returns.md'), 'Annual plans can be refunded within 45 days of purchase.\n');
+    writeFileSync(
+      join(docs, 'shipping.md'),
+      'Orders ship from the Leeds warehouse within 2 business days.\n',
+    );
+    const config = loadConfig({ cwd: work, env: { ...process.env, ATTUNE_DIR: join(work, '.attune') } });
+    kb = await KnowledgeBase.open(config, models);
+    assert.equal((await kb.sync([docs])).failed, 0);
+    chat = await models.chat();
+  });
+  after(async () => {
+    await kb.close();
+    await models.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('gates with the verifier before generating, on exactly the evidence the model would be shown', async () => {
+    // A scripted verifier (control flow only; the real one is measured in verifier.test.ts and
+    // bench/answers.ts) and a chat model that counts its calls.
+    const read: { query: string; texts: string[] }[] = [];
+    let score = 0.1;
+    const verifier = {
+      specificationVersion: 'v1' as const,
+      provider: 'scripted',
+      modelId: 'scripted-verifier',
+      maxInputTokens: 256,
+      rerank: async (query: string, texts: string[]) => {
+        read.push({ query, texts });
+        return texts.map(() => score);
+      },
+    };
+    let generations = 0;
+    const counting: ChatModel = {
+      ...chat,
+      modelId: chat.modelId,
+      contextSize: chat.contextSize,
+      doGenerate: (o) => chat.doGenerate(o),
+      doStream: (o) => {
+        generations++;
+        return chat.doStream(o);
+      },
+    };
+    const embedder = await models.embedding();
+    const gated = new Answerer({
+      chat: counting,
+      tokenizer: await models.tokenizer(models.defaultChatName),
+      embedder,
+      retriever: new Retriever({ store: kb.store, embedder }),
+      store: kb.store,
+      verifier: { model: verifier, threshold: 0.5 },
+    });
+    const question = 'Where do orders ship from?';
+    const low = await gated.answer(question, { principal: reader, cache: false });
+    assert.equal(low.abstained, true);
+    assert.equal(low.abstainReason, 'low-retrieval-confidence');
+    assert.equal(low.retrievalConfidence, 0.1);
+    assert.equal(generations, 0, 'nothing generated below the threshold');
+    const { verifierText, verifierEvidence } = await gated.promptFor(question, { principal: reader });
+    const pieces = verifierEvidence.filter((t) => t);
+    assert.deepEqual(read[0], {
+      query: question,
+      texts: pieces.length > 1 ? [verifierText, ...pieces] : pieces,
+    });
+    assert.match(verifierText, /Leeds/);
+    score = 0.9;
+    const high = await gated.answer(question, { principal: reader, cache: false });
+    assert.equal(generations, 1, 'generated above the threshold');
+    assert.equal(high.retrievalConfidence, 0.9);
   });
 });
