@@ -349,7 +349,7 @@ export class Answerer {
       }
     }
     if (retrieval && options.mode === 'extractive') {
-      yield* this.#extract(question, usable, record, started, cacheKey, options.abortSignal);
+      yield* this.#extract(question, usable, record, started, cacheKey, options.abortSignal, ranked);
       return;
     }
 
@@ -577,14 +577,7 @@ export class Answerer {
     // best ranked sentence that comes from it.
     const best = help.ranked
       ? help.ranked.find((s) => s.source < near.length)
-      : (
-          await rankSentences(
-            help.question,
-            near.map((e) => e.chunk.text),
-            { embedder: this.#o.embedder },
-            help.abortSignal,
-          )
-        )[0];
+      : (await this.#rank(help.question, near, help.abortSignal))[0];
     if (!best) return undefined;
     const e = near[best.source]!;
     const n = closest.find((c) => c.chunkId === e.chunk.id)?.n ?? best.source + 1;
@@ -608,6 +601,8 @@ export class Answerer {
     started: number,
     cacheKey: string,
     abortSignal: AbortSignal | undefined,
+    // The verifier's ranking of these same sentences, when it gated: not ranked twice.
+    alreadyRanked: ScoredSentence[] | undefined,
   ): AsyncGenerator<AnswerPart> {
     const inPrompt = usable.slice(0, record.parameters.k);
     inPrompt.forEach((e, j) => {
@@ -617,12 +612,10 @@ export class Answerer {
     const sources = inPrompt.map((e, j) => answerSource(j + 1, e));
     yield { type: 'sources', sources };
     const generateStarted = performance.now();
-    const [best] = await rankSentences(
-      question,
-      inPrompt.map((e) => e.chunk.text),
-      { embedder: this.#o.embedder },
-      abortSignal,
-    );
+    const [best] =
+      alreadyRanked && inPrompt.length === usable.length
+        ? alreadyRanked
+        : await this.#rank(question, inPrompt, abortSignal);
     record.timings.generateMs = performance.now() - generateStarted;
     if (!best) {
       yield* this.#abstain(record, 'no-evidence', sources, started, { question, near: [] });
@@ -713,11 +706,6 @@ export class Answerer {
     };
   }
 
-  /**
-   * The messages the chat model gets for a question: the evidence sentences ranked against it,
-   * rendered as numbered sources under the model's system prompt. Also how training examples for a
-   * grounded-answer adapter are made, so the adapter learns on the very prompt it will answer from.
-   */
   /** The evidence sentences ranked for the question, as the prompt and the verifier choose from them. */
   #rank(question: string, usable: readonly Evidence[], abortSignal: AbortSignal | undefined) {
     return rankSentences(
@@ -733,6 +721,11 @@ export class Answerer {
     return this.#o.evidenceSentences || 4;
   }
 
+  /**
+   * The messages the chat model gets for a question: the evidence sentences ranked against it,
+   * rendered as numbered sources under the model's system prompt. Also how training examples for a
+   * grounded-answer adapter are made, so the adapter learns on the very prompt it will answer from.
+   */
   async #prompt(
     question: string,
     usable: Evidence[],
