@@ -1,18 +1,21 @@
 // One ingestion pipeline, run in its own process by bench/ingest.ts so that its memory numbers
-// are its own. Every pipeline embeds with the same model (Attune's local all-MiniLM-L6-v2 GGUF
-// through node-llama-cpp); the model is loaded and warmed up before the clock starts.
+// are its own. Every pipeline embeds with the same model (Attune's local all-MiniLM-L6-v2 GGUF,
+// run by Attune's default encoder runtime, or by llama.cpp for `attune-llama.cpp`; the PyTorch
+// reference runs the safetensors the GGUF was made from); the model is loaded and warmed up
+// before the clock starts.
 //   tsx bench/ingest-pipelines.ts <pipeline> <corpus.jsonl> <work dir>
 // The result is sent to the parent over IPC (or printed as JSON when run by hand).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Attune } from '../src/attune.ts';
 import { loadConfig } from '../src/config/index.ts';
+import { setupTrainer } from '../src/finetune/local-trainer-setup.ts';
 import { embeddingText, type SyncProgress } from '../src/knowledge/index.ts';
 import type { EmbeddingModel, Tokenizer } from '../src/models/model-spec.ts';
 import { Models } from '../src/models/models.ts';
 
-export type PipelineName = 'attune' | 'raw' | 'llamaindex' | 'langchain';
+export type PipelineName = 'attune' | 'attune-llama.cpp' | 'raw' | 'pytorch' | 'llamaindex' | 'langchain';
 
 export type PipelineResult = {
   pipeline: PipelineName;
@@ -186,10 +189,16 @@ async function warmUp(embedder: EmbeddingModel) {
   await embedder.doEmbed({ values: ['A warm-up sentence so the first timed call pays no setup.'] });
 }
 
-/** Attune: Attune.open + ingest(path). Also writes the embedded chunk texts for the raw pipeline. */
-async function runAttune(corpus: string, work: string): Promise<PipelineResult> {
-  const dir = join(work, 'attune');
-  const attune = await Attune.open({ env: { ...process.env, ATTUNE_DIR: dir } });
+/**
+ * Attune: Attune.open + ingest(path), on the default encoder runtime or on llama.cpp (what Attune
+ * used before ONNX Runtime). The default run also writes the embedded chunk texts for `raw` and
+ * `pytorch`.
+ */
+async function runAttune(corpus: string, work: string, runtime?: 'llama.cpp'): Promise<PipelineResult> {
+  const dir = join(work, runtime ? `attune-${runtime}` : 'attune');
+  const attune = await Attune.open({
+    env: { ...process.env, ATTUNE_DIR: dir, ...(runtime ? { ATTUNE_ENCODER_RUNTIME: runtime } : {}) },
+  });
   try {
     const kb = await attune.knowledgeBase();
     const embedder = await attune.models.embedding();
@@ -242,19 +251,22 @@ async function runAttune(corpus: string, work: string): Promise<PipelineResult> 
     if (texts.length !== summary.chunksEmbedded) {
       throw new Error(`Read back ${texts.length} chunks but the sync embedded ${summary.chunksEmbedded}.`);
     }
-    writeFileSync(join(work, 'attune-chunks.json'), JSON.stringify(texts));
+    if (!runtime) writeFileSync(join(work, 'attune-chunks.json'), JSON.stringify(texts));
     const tokens = tokenCounter(embedder, attune.models);
     await tokens.add(texts);
     await attune.close();
     return finish(
-      'attune',
+      runtime ? `attune-${runtime}` : 'attune',
       measured,
       { documents: summary.added, chunks: summary.chunksEmbedded, tokens: tokens.total },
       {
         bytes: diskBytes(dir),
         what: 'embedded LanceDB (on disk, versioned; documents written in batches of up to 128 chunks, each document atomic)',
       },
-      { breakdownSeconds: Object.fromEntries(Object.entries(breakdown).map(([k, v]) => [k, round(v, 2)])) },
+      {
+        breakdownSeconds: Object.fromEntries(Object.entries(breakdown).map(([k, v]) => [k, round(v, 2)])),
+        notes: [`embedder runtime: ${embedder.provider}`],
+      },
     );
   } catch (error) {
     await attune.close();
@@ -280,6 +292,60 @@ async function runRaw(corpus: string, work: string): Promise<PipelineResult> {
     { documents: readCorpus(corpus).length, chunks: meter.embeddings, tokens: meter.tokens },
     { bytes: null, what: 'none (vectors discarded)' },
   );
+}
+
+/**
+ * The reference outside Node: Attune's chunk texts through the same weights in PyTorch (the
+ * trainer venv), batched and sorted by length (bench/embed_pytorch.py). Its own clock and RSS.
+ */
+async function runPyTorch(corpus: string, work: string): Promise<PipelineResult> {
+  const config = loadConfig({ env: process.env });
+  const { python } = await setupTrainer(config);
+  const models = new Models(config);
+  const dir = dirname(models.cache.resolve(config.models.embedding));
+  const loadBefore = loadAverage();
+  const run = spawnSync(
+    python,
+    [
+      join(import.meta.dirname, 'embed_pytorch.py'),
+      dir,
+      join(work, 'attune-chunks.json'),
+      process.env.ATTUNE_THREADS ?? '0',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (run.status !== 0) throw new Error(`embed_pytorch.py failed: ${run.stderr.slice(-2000)}`);
+  const r = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+    seconds: number;
+    tokens: number;
+    texts: number;
+    threads: number;
+    maxRssMiB: number;
+    torch: string;
+  };
+  await models.dispose();
+  const documents = readCorpus(corpus).length;
+  return {
+    pipeline: 'pytorch',
+    documents,
+    chunks: r.texts,
+    tokens: r.tokens,
+    wallSeconds: round(r.seconds, 2),
+    documentsPerSecond: round(documents / r.seconds, 2),
+    chunksPerSecond: round(r.texts / r.seconds, 2),
+    embeddingsPerSecond: round(r.texts / r.seconds, 2),
+    tokensPerSecond: Math.round(r.tokens / r.seconds),
+    meanTokensPerChunk: round(r.tokens / r.texts, 1),
+    cpuSeconds: Number.NaN,
+    memory: { rssBeforeMiB: Number.NaN, rssPeakSampledMiB: Number.NaN, maxRssMiB: round(r.maxRssMiB, 1) },
+    storeBytesOnDisk: null,
+    store: 'none (vectors discarded)',
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadAverage(),
+    notes: [
+      `torch ${r.torch}, ${r.threads} threads, transformers BertModel from the safetensors, batches of 32 sorted by length, inference_mode; timed in Python around the model calls (tokenization included)`,
+    ],
+  };
 }
 
 async function runLlamaIndex(corpus: string): Promise<PipelineResult> {
@@ -388,8 +454,12 @@ export async function runPipeline(
   switch (pipeline) {
     case 'attune':
       return runAttune(corpus, work);
+    case 'attune-llama.cpp':
+      return runAttune(corpus, work, 'llama.cpp');
     case 'raw':
       return runRaw(corpus, work);
+    case 'pytorch':
+      return runPyTorch(corpus, work);
     case 'llamaindex':
       return runLlamaIndex(corpus);
     case 'langchain':

@@ -1,8 +1,15 @@
-// Ingest throughput: Attune against the raw embedding runtime, LlamaIndex.TS and LangChain.js, all
-// embedding with the same model (Attune's local all-MiniLM-L6-v2 GGUF through node-llama-cpp), so
-// only the framework around the model differs. Each pipeline runs in its own process, one after
-// another, on each corpus. Targets: Attune ≥ 0.9 × raw chunks/s, ≥ 2 × the faster peer.
-// Run: npx tsx bench/ingest.ts [--limit N] [--limit-<corpus> N]   (writes bench/results/ingest.json)
+// Ingest throughput, every pipeline embedding with the same model (all-MiniLM-L6-v2), one after
+// another, each in its own process, on each corpus:
+//   attune            Attune's sync on its default encoder runtime (ONNX Runtime when it loads);
+//   attune-llama.cpp  the same sync with the embedder on llama.cpp, as Attune ran before;
+//   raw               Attune's own chunk texts through the embedder's doEmbed, nothing else;
+//   pytorch           the same texts through the same weights in PyTorch (the trainer venv);
+//   llamaindex, langchain  the peers, with Attune's embedder plugged in.
+// Then one large plain-text file (--large-file-mb, default 2.3; 0 skips) through Attune's sync.
+// Targets (#12): attune ≥ 3 × attune-llama.cpp tokens/s and ≥ 1 × pytorch; ≥ 0.9 × raw; ≥ 2 × the
+// faster peer; the large file in under 2 minutes with peak RSS under 2 GB.
+// Run: npx tsx bench/ingest.ts [--limit N] [--limit-<corpus> N] [--large-file-mb M]
+//      (writes bench/results/ingest.json)
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -13,7 +20,7 @@ import type { PipelineName, PipelineResult } from './ingest-pipelines.ts';
 
 const DATA = evalDataDir();
 const CORPORA = ['squad2-dev', 'covidqa'] as const;
-const PIPELINES: PipelineName[] = ['attune', 'raw', 'llamaindex', 'langchain'];
+const PIPELINES: PipelineName[] = ['attune', 'attune-llama.cpp', 'raw', 'pytorch', 'llamaindex', 'langchain'];
 const MAX_LOAD_WAIT_MS = 60_000;
 
 const limit = argValue('--limit');
@@ -53,6 +60,48 @@ function ratio(a: number | undefined, b: number | undefined): number | null {
   return a && b ? Math.round((a / b) * 100) / 100 : null;
 }
 
+/**
+ * One plain-text file of about `mb` MB (SQuAD 2.0 dev paragraphs, blank-line separated, repeated
+ * as needed) synced by Attune alone: the "a large file takes hours" case.
+ */
+async function syncLargeFile(mb: number) {
+  const dir = join(work, 'large');
+  mkdirSync(dir, { recursive: true });
+  const paragraphs = readFileSync(join(DATA, 'squad2-dev', 'corpus.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => (JSON.parse(l) as { text: string }).text);
+  const parts: string[] = [];
+  let bytes = 0;
+  for (let i = 0; bytes < mb * 1e6; i++) {
+    const text = paragraphs[i % paragraphs.length]!;
+    parts.push(text);
+    bytes += Buffer.byteLength(text) + 2;
+  }
+  const file = join(dir, 'large.txt');
+  writeFileSync(file, parts.join('\n\n'));
+  console.log(`large file: ${(bytes / 1e6).toFixed(2)} MB, ${parts.length} paragraphs...`);
+  try {
+    const result = await runWorker('attune', file, dir);
+    console.log(
+      `  ${result.wallSeconds} s, ${result.tokensPerSecond} tokens/s, max RSS ${result.memory.maxRssMiB} MiB`,
+    );
+    return {
+      bytes,
+      paragraphs: parts.length,
+      result,
+      targets: {
+        under2Minutes: { seconds: result.wallSeconds, met: result.wallSeconds < 120 },
+        peakRssUnder2GB: { maxRssMiB: result.memory.maxRssMiB, met: result.memory.maxRssMiB < 2048 },
+      },
+    };
+  } catch (error) {
+    return { bytes, error: (error as Error).message };
+  }
+}
+
+const largeFileMB = Number(argValue('--large-file-mb') ?? 2.3);
+let largeFile: unknown;
 const work = mkdtempSync(join(tmpdir(), 'attune-ingest-bench-'));
 const corpora: Record<string, unknown> = {};
 const started = performance.now();
@@ -93,9 +142,15 @@ try {
     };
     const attune = ok('attune');
     const raw = ok('raw');
+    const before = ok('attune-llama.cpp');
+    const pytorch = ok('pytorch');
     const peers = [ok('llamaindex'), ok('langchain')].filter((r) => r !== undefined);
     const fasterPeer = peers.sort((a, b) => b.chunksPerSecond - a.chunksPerSecond)[0];
     const ratios = {
+      attuneOverAttuneOnLlamaCpp: {
+        tokensPerSecond: ratio(attune?.tokensPerSecond, before?.tokensPerSecond),
+      },
+      attuneOverPyTorch: { tokensPerSecond: ratio(attune?.tokensPerSecond, pytorch?.tokensPerSecond) },
       attuneOverRaw: {
         chunksPerSecond: ratio(attune?.chunksPerSecond, raw?.chunksPerSecond),
         tokensPerSecond: ratio(attune?.tokensPerSecond, raw?.tokensPerSecond),
@@ -112,6 +167,8 @@ try {
       },
     };
     const overRaw = ratios.attuneOverRaw.chunksPerSecond;
+    const speedup = ratios.attuneOverAttuneOnLlamaCpp.tokensPerSecond;
+    const overPyTorch = ratios.attuneOverPyTorch.tokensPerSecond;
     const overPeer = ratio(attune?.chunksPerSecond, fasterPeer?.chunksPerSecond);
     corpora[name] = {
       source,
@@ -120,6 +177,8 @@ try {
       results,
       ratios,
       targets: {
+        attuneAtLeast3xLlamaCpp: { ratio: speedup, met: speedup !== null && speedup >= 3 },
+        attuneAtLeastPyTorch: { ratio: overPyTorch, met: overPyTorch !== null && overPyTorch >= 1 },
         attuneAtLeast90PercentOfRaw: { ratio: overRaw, met: overRaw !== null && overRaw >= 0.9 },
         attuneAtLeastTwiceFasterPeer: {
           fasterPeer: fasterPeer?.pipeline ?? null,
@@ -129,30 +188,38 @@ try {
       },
     };
   }
+  if (largeFileMB > 0) largeFile = await syncLargeFile(largeFileMB);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 
 const versions = Object.fromEntries(
-  ['llamaindex', '@langchain/core', '@langchain/classic', '@langchain/textsplitters', 'node-llama-cpp'].map(
-    (pkg) => [
-      pkg,
-      (JSON.parse(readFileSync(join('node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
-        .version,
-    ],
-  ),
+  [
+    'llamaindex',
+    '@langchain/core',
+    '@langchain/classic',
+    '@langchain/textsplitters',
+    'node-llama-cpp',
+    'onnxruntime-node',
+  ].map((pkg) => [
+    pkg,
+    (JSON.parse(readFileSync(join('node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
+      .version,
+  ]),
 );
 const path = writeResult('ingest', {
   command: `npx tsx bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(),
   limits,
-  embeddingModel: 'all-minilm-l6-v2 (GGUF F32, node-llama-cpp, CPU)',
+  embeddingModel:
+    'all-minilm-l6-v2 (GGUF F32; ONNX Runtime built from it, or llama.cpp; PyTorch from its safetensors; CPU)',
   embedBatch: 32,
-  llamaCppThreads: Number(threads),
+  threads: Number(threads),
   loadAverageAtStart: quiet.load,
   waitedForQuietSeconds: quiet.waitedSeconds,
   loadAverageAtEnd: loadAverage(),
   totalSeconds: Math.round((performance.now() - started) / 1000),
   versions,
   corpora,
+  largeFile,
 });
 console.log(`wrote ${path}`);

@@ -44,6 +44,12 @@ export const configSchema = z
         verifierThreshold: z.number().min(0).max(1).optional(),
         /** Threads for local inference; 0 lets the runtime decide. */
         threads: z.number().int().min(0),
+        /**
+         * What runs local BERT-family GGUFs (the embedder, reranker and verifier): ONNX Runtime,
+         * which batches (several times llama.cpp's ingest speed here, bench/ingest.ts), llama.cpp,
+         * or `auto`: ONNX Runtime when onnxruntime-node loads, else llama.cpp. Same vectors either way.
+         */
+        encoderRuntime: z.enum(['auto', 'onnx', 'llama.cpp']),
       })
       .strict(),
     python: z.string().min(1),
@@ -110,6 +116,7 @@ export function defaultConfig(cwd: string): AttuneConfig {
       reranker: '',
       verifier: 'attune-verifier-minilm-l6-squad2',
       threads: 0,
+      encoderRuntime: 'auto',
     },
     python: 'python3',
     ingest: { aclRules: [], maxFileBytes: 50 * 1024 * 1024, chunkTokens: 0, overlapTokens: 32 },
@@ -187,6 +194,7 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
   if (env.ATTUNE_VERIFIER_MODEL !== undefined)
     models.verifier = env.ATTUNE_VERIFIER_MODEL === 'none' ? '' : env.ATTUNE_VERIFIER_MODEL;
   if (env.ATTUNE_THREADS) models.threads = Number(env.ATTUNE_THREADS);
+  if (env.ATTUNE_ENCODER_RUNTIME) models.encoderRuntime = env.ATTUNE_ENCODER_RUNTIME;
   if (env.ATTUNE_DEFAULT_VISIBILITY) out.defaultVisibility = env.ATTUNE_DEFAULT_VISIBILITY;
   if (env.ATTUNE_CRASH_AT) out.crashAt = env.ATTUNE_CRASH_AT;
   if (env.OPENAI_BASE_URL) openai.baseURL = env.OPENAI_BASE_URL;

@@ -6,6 +6,7 @@ export {
   fromAISDKEmbeddingModel,
   fromAISDKLanguageModel,
 } from './ai-sdk-adapter.ts';
+export { type BertOnnx, type BertPooling, bertGgufToOnnx, bertPooling } from './bert-onnx.ts';
 export {
   builtinCatalog,
   type CatalogEntry,
@@ -49,6 +50,12 @@ export type {
   Tokenizer,
 } from './model-spec.ts';
 export { Models } from './models.ts';
+export {
+  OnnxEmbeddingModel,
+  OnnxRerankingModel,
+  type OnnxRuntimeOptions,
+  OnnxRuntimeProvider,
+} from './onnx-provider.ts';
 export {
   createOpenAICompatible,
   ModelServerError,

@@ -343,9 +343,10 @@ export class LlamaCppEmbeddingModel implements EmbeddingModel {
         let input = this.#model.tokenize(value);
         if (input.length > limit) input = input.slice(0, limit);
         tokens += input.length;
-        const { vector } = await this.#context.getEmbeddingFor(
-          input.length ? input : this.#model.tokenize(' '),
-        );
+        // An empty text is [CLS][SEP], as ONNX Runtime reads it: with no tokens at all
+        // node-llama-cpp returns an empty vector, and it adds no marker already there.
+        const bos = this.#model.tokens.bos;
+        const { vector } = await this.#context.getEmbeddingFor(input.length || bos == null ? input : [bos]);
         embeddings.push(normalize(vector));
       }
       return { embeddings, usage: { tokens } };

@@ -4,6 +4,7 @@ import { LlamaCppProvider } from './llama-cpp-provider.ts';
 import { ModelCache } from './model-cache.ts';
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, EmbeddingModel, RerankingModel, Tokenizer } from './model-spec.ts';
+import { OnnxRuntimeProvider } from './onnx-provider.ts';
 import {
   estimatingTokenizer,
   isRemoteModelName,
@@ -19,6 +20,8 @@ export class Models {
   readonly cache: ModelCache;
   readonly catalog: ModelCatalog;
   readonly runtime: LlamaCppProvider;
+  /** Runs the BERT-family models (embedder, reranker, verifier) when `models.encoderRuntime` allows. */
+  readonly encoderRuntime: OnnxRuntimeProvider;
   readonly #config: Pick<AttuneConfig, 'home' | 'python' | 'models'> & Partial<Pick<AttuneConfig, 'openai'>>;
   readonly #chat = new Map<string, Promise<ChatModel>>();
   readonly #embedding = new Map<string, Promise<EmbeddingModel>>();
@@ -33,6 +36,21 @@ export class Models {
     this.catalog = catalog;
     this.cache = new ModelCache({ home: config.home, catalog, python: config.python });
     this.runtime = new LlamaCppProvider({ threads: config.models.threads });
+    this.encoderRuntime = new OnnxRuntimeProvider({ threads: config.models.threads });
+  }
+
+  /**
+   * Whether ONNX Runtime runs this BERT GGUF: always for `onnx` (an error if it cannot), never
+   * for `llama.cpp`, and for `auto` when onnxruntime-node loads and the file is a sentence
+   * embedder it reads. `auto` leaves cross-encoders on llama.cpp: for Q8_0 weights llama.cpp also
+   * rounds the activations to 8 bits, so its scores differ from ONNX Runtime's by up to 0.04, and
+   * the verifier's threshold was fitted on llama.cpp's. An embedder's vectors agree to 1e-6.
+   */
+  async #onnx(path: string, pooling: 'mean' | 'rank'): Promise<boolean> {
+    const choice = this.#config.models.encoderRuntime ?? 'auto';
+    if (choice === 'llama.cpp') return false;
+    if (choice === 'onnx') return true;
+    return pooling === 'mean' && this.encoderRuntime.supports(path, pooling);
   }
 
   get defaultChatName(): string {
@@ -92,10 +110,11 @@ export class Models {
     return loadOnce(this.#embedding, name, async () => {
       if (isRemoteModelName(name)) return remoteEmbeddingModel(name, this.#remote());
       const entry = this.#entryFor(name, 'embedding', 'an embedding model');
-      return this.runtime.embeddingModel(this.cache.resolve(name), {
-        modelId: name,
-        maxInputTokens: entry?.contextSize ?? 512,
-      });
+      const path = this.cache.resolve(name);
+      const options = { modelId: name, maxInputTokens: entry?.contextSize ?? 512 };
+      if (await this.#onnx(path, 'mean'))
+        return this.encoderRuntime.embeddingModel(path, await this.runtime.loadModel(path), options);
+      return this.runtime.embeddingModel(path, options);
     });
   }
 
@@ -111,10 +130,11 @@ export class Models {
           },
         );
       const entry = this.#entryFor(name, 'reranking', 'a reranker');
-      return this.runtime.rerankingModel(this.cache.resolve(name), {
-        modelId: name,
-        maxInputTokens: entry?.contextSize ?? 512,
-      });
+      const path = this.cache.resolve(name);
+      const options = { modelId: name, maxInputTokens: entry?.contextSize ?? 512 };
+      if (await this.#onnx(path, 'rank'))
+        return this.encoderRuntime.rerankingModel(path, await this.runtime.loadModel(path), options);
+      return this.runtime.rerankingModel(path, options);
     });
   }
 
@@ -152,6 +172,7 @@ export class Models {
     this.#registeredTokenizers.clear();
     this.#embedding.clear();
     this.#reranking.clear();
+    await this.encoderRuntime.dispose();
     await this.runtime.dispose();
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type OpenAITestServer, startOpenAITestServer } from '../../test-support/openai-test-server.ts';
+import { runEmbeddingModelConformance } from './conformance.ts';
 import { AttuneError } from './model-error.ts';
 import type { ChatModel, ChatResult, EmbeddingModel } from './model-spec.ts';
 import type { Models } from './models.ts';
@@ -223,4 +224,24 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) {
     // Only the error matters.
   }
+}
+
+{
+  let models: Models | undefined;
+  let server: OpenAITestServer | undefined;
+  runEmbeddingModelConformance(
+    'OpenAI-compatible /v1/embeddings (local server, real all-minilm-l6-v2)',
+    async () => {
+      models = await testModels({ chat: SMALL_CHAT_MODEL });
+      server = await startOpenAITestServer({
+        chatModel: await models.chat(),
+        embeddingModel: await models.embedding(),
+      });
+      return createOpenAICompatible({ baseURL: server.baseURL }).embeddingModel('all-minilm-l6-v2');
+    },
+    async () => {
+      await server?.close();
+      await models?.dispose();
+    },
+  );
 }
