@@ -24,6 +24,7 @@ import type {
   RerankingModel,
   Tokenizer,
 } from './model-spec.ts';
+import { unitVector } from './vector-math.ts';
 
 export type LlamaCppOptions = {
   /** CPU threads; 0 or unset: one per available core. */
@@ -347,7 +348,7 @@ export class LlamaCppEmbeddingModel implements EmbeddingModel {
         // node-llama-cpp returns an empty vector, and it adds no marker already there.
         const bos = this.#model.tokens.bos;
         const { vector } = await this.#context.getEmbeddingFor(input.length || bos == null ? input : [bos]);
-        embeddings.push(normalize(vector));
+        embeddings.push(unitVector(vector));
       }
       return { embeddings, usage: { tokens } };
     } finally {
@@ -387,11 +388,4 @@ export class LlamaCppRerankingModel implements RerankingModel {
     }
     return scores;
   }
-}
-
-function normalize(vector: readonly number[]): number[] {
-  let norm = 0;
-  for (const x of vector) norm += x * x;
-  norm = Math.sqrt(norm) || 1;
-  return vector.map((x) => x / norm);
 }

@@ -4,6 +4,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { type BertOnnx, bertGgufToOnnx, bertPooling } from './bert-onnx.ts';
 import { AttuneError } from './model-error.ts';
 import type { EmbeddingModel, EmbedResult, RerankingModel } from './model-spec.ts';
+import { unitVector } from './vector-math.ts';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -208,7 +209,7 @@ export class OnnxEmbeddingModel implements EmbeddingModel {
       return [cls, ...input, sep].map(Number);
     });
     const rows = await runBatched(this.#parts, sequences, 'embedding', this.dimensions, options.abortSignal);
-    return { embeddings: rows.map(normalize), usage: { tokens } };
+    return { embeddings: rows.map(unitVector), usage: { tokens } };
   }
 }
 
@@ -257,11 +258,4 @@ export class OnnxRerankingModel implements RerankingModel {
     const rows = await runBatched(this.#parts, sequences, 'score', 1, abortSignal);
     return rows.map((row) => 1 / (1 + Math.exp(-row[0]!)));
   }
-}
-
-function normalize(vector: Float32Array): number[] {
-  let norm = 0;
-  for (const x of vector) norm += x * x;
-  norm = Math.sqrt(norm) || 1;
-  return Array.from(vector, (x) => x / norm);
 }

@@ -14,3 +14,11 @@ export function cosineSimilarity(a: readonly number[], b: readonly number[]): nu
   }
   return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }
+
+/** The vector scaled to length 1 (a zero vector stays zero), as a plain array. */
+export function unitVector(vector: ArrayLike<number>): number[] {
+  let norm = 0;
+  for (let i = 0; i < vector.length; i++) norm += vector[i]! * vector[i]!;
+  norm = Math.sqrt(norm) || 1;
+  return Array.from(vector, (x) => x / norm);
+}
