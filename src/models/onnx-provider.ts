@@ -51,13 +51,13 @@ export class OnnxRuntimeProvider {
   async #session(
     path: string,
     pooling: BertOnnx['pooling'],
-  ): Promise<{ ort: Ort; session: InferenceSession; graph: BertOnnx }> {
+  ): Promise<{ ort: Ort; session: InferenceSession; graph: Omit<BertOnnx, 'model'> }> {
     const ort = await this.runtime();
     if (!ort)
       throw new AttuneError(
         'ONNX Runtime (onnxruntime-node) is not installed or does not load on this machine.',
         {
-          hint: 'npm install onnxruntime-node, or set models.runtime to "llama.cpp".',
+          hint: 'npm install onnxruntime-node, or set models.encoderRuntime (ATTUNE_ENCODER_RUNTIME) to "llama.cpp".',
         },
       );
     const graph = await bertGgufToOnnx(path);
@@ -69,7 +69,9 @@ export class OnnxRuntimeProvider {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     });
-    return { ort, session, graph: { ...graph, model: new Uint8Array(0) } };
+    // The session holds its own copy of the weights: the serialized model is not kept.
+    const { model: _serialized, ...shape } = graph;
+    return { ort, session, graph: shape };
   }
 
   /** `tokens` is the llama.cpp model of the same file, used for its tokenizer only. */
