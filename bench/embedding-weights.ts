@@ -1,14 +1,13 @@
-// Embedding-model weights: F32 (the default) against Q8_0 for all-MiniLM-L6-v2 in llama.cpp, on
-// this machine. Measures what a query pays (latency of one short question, p50/p95), what ingest
-// pays (tokens/s over paragraphs), and what Q8_0 costs in quality (cosine between the two vectors
-// of the same text, and dense recall@1/5 of gold paragraphs, brute force, the same questions).
-// Runs alternate between the two models item by item, so drift in machine load hits both alike.
+// Embedding-model weights and runtimes: all-MiniLM-L6-v2 as F32 (the default) and as Q8_0
+// (all-minilm-l6-v2-q8), each on llama.cpp and on ONNX Runtime (where Q8_0 runs as int8 products),
+// on this machine. Measures what a query pays (latency of one short question, p50/p95), what
+// ingest pays one text at a time (tokens/s; bench/ingest.ts measures the batched sync), and what
+// each costs in quality (cosine of each variant's vector to llama.cpp F32's for the same text,
+// and dense recall@1/5 of gold paragraphs, brute force, the same questions).
+// Runs rotate between the variants item by item, so drift in machine load hits all alike.
 // Run: npx tsx bench/embedding-weights.ts [--paragraphs 300] [--questions 300]
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.ts';
 import { readCorpus, readQuestions } from '../src/eval/qa-data.ts';
-import { bertModelFiles, convertBertToGguf } from '../src/models/bert-gguf.ts';
 import type { EmbeddingModel } from '../src/models/model-spec.ts';
 import { Models } from '../src/models/models.ts';
 import { argValue, loadAverage, percentile, seededShuffle, writeResult } from './bench-env.ts';
@@ -17,28 +16,17 @@ const paragraphCount = argValue('--paragraphs') ?? 300;
 const questionCount = argValue('--questions') ?? 300;
 const loadAtStart = loadAverage();
 
-const models = new Models(loadConfig({ env: process.env }));
-await models.cache.pull('all-minilm-l6-v2');
-const source = models.cache.modelDir('all-minilm-l6-v2');
-const work = join(import.meta.dirname, '.work', 'embedding-weights');
-mkdirSync(work, { recursive: true });
-const q8Path = join(work, 'all-MiniLM-L6-v2.q8_0.gguf');
-await convertBertToGguf({
-  ...bertModelFiles(source),
-  output: q8Path,
-  name: 'all-minilm-l6-v2',
-  weights: 'q8_0',
-});
+const config = loadConfig({ env: process.env });
+const on = (encoderRuntime: 'llama.cpp' | 'onnx') =>
+  new Models({ ...config, models: { ...config.models, encoderRuntime } });
+const llama = on('llama.cpp');
+const onnx = on('onnx');
+for (const name of ['all-minilm-l6-v2', 'all-minilm-l6-v2-q8']) await llama.cache.pull(name);
 const variants: { name: string; model: EmbeddingModel }[] = [
-  { name: 'f32', model: await models.embedding('all-minilm-l6-v2') },
-  {
-    name: 'q8_0',
-    // The catalog's input limit for this model (256 positions), as the F32 entry gets it.
-    model: await models.runtime.embeddingModel(q8Path, {
-      modelId: 'all-minilm-l6-v2-q8_0',
-      maxInputTokens: 256,
-    }),
-  },
+  { name: 'llama.cpp-f32', model: await llama.embedding('all-minilm-l6-v2') },
+  { name: 'llama.cpp-q8_0', model: await llama.embedding('all-minilm-l6-v2-q8') },
+  { name: 'onnx-f32', model: await onnx.embedding('all-minilm-l6-v2') },
+  { name: 'onnx-q8_0-int8', model: await onnx.embedding('all-minilm-l6-v2-q8') },
 ];
 
 // squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0): a seeded set of paragraphs and the answerable questions on them.
@@ -70,9 +58,8 @@ for (const p of paragraphs) {
   }
 }
 for (const [n, q] of questions.entries()) {
-  // Alternate which model goes first so neither always finds the caches warm.
-  const order = n % 2 ? [1, 0] : [0, 1];
-  for (const i of order) {
+  // Rotate which model goes first so none always finds the caches warm.
+  for (const i of variants.map((_v, j) => (j + n) % variants.length)) {
     const r = await embedOne(variants[i]!.model, q.question);
     queries[i]!.ms.push(r.ms);
     queries[i]!.vectors.push(r.vector);
@@ -93,7 +80,7 @@ const recall = (variant: number, k: number) => {
 };
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-const cosines = docs[0]!.vectors.map((v, i) => dot(v, docs[1]!.vectors[i]!));
+const cosinesTo = (i: number) => docs[0]!.vectors.map((v, j) => dot(v, docs[i]!.vectors[j]!));
 const results = Object.fromEntries(
   variants.map((v, i) => [
     v.name,
@@ -106,6 +93,10 @@ const results = Object.fromEntries(
       ingestTokensPerSecond: round(docs[i]!.tokens / docs[i]!.seconds, 0),
       denseRecallAt1: recall(i, 1),
       denseRecallAt5: recall(i, 5),
+      documentVectorCosineToLlamaCppF32: {
+        mean: round(cosinesTo(i).reduce((a, b) => a + b, 0) / paragraphs.length, 5),
+        min: round(Math.min(...cosinesTo(i)), 5),
+      },
     },
   ]),
 );
@@ -114,19 +105,28 @@ const path = writeResult('embedding-weights', {
   data: 'squad2-dev (SQuAD 2.0 dev, CC BY-SA 4.0): seeded paragraphs and answerable questions on them',
   paragraphs: paragraphs.length,
   questions: questions.length,
-  runtime: `node-llama-cpp, CPU, ${variants[0]!.model.provider}`,
+  runtime: 'CPU; llama.cpp (node-llama-cpp) and ONNX Runtime (onnxruntime-node), one text per call',
   loadAverageAtStart: loadAtStart,
   loadAverageAtEnd: loadAverage(),
   results,
-  q8VersusF32: {
-    queryLatencyP50Ratio: round(results.q8_0!.queryLatencyMs.p50 / results.f32!.queryLatencyMs.p50, 2),
-    ingestThroughputRatio: round(results.q8_0!.ingestTokensPerSecond / results.f32!.ingestTokensPerSecond, 2),
-    documentVectorCosine: {
-      mean: round(cosines.reduce((a, b) => a + b, 0) / cosines.length, 5),
-      min: round(Math.min(...cosines), 5),
-    },
-  },
+  // Each variant against llama.cpp F32, the runtime and weights Attune shipped first.
+  versusLlamaCppF32: Object.fromEntries(
+    variants.slice(1).map((v) => [
+      v.name,
+      {
+        queryLatencyP50Ratio: round(
+          results[v.name]!.queryLatencyMs.p50 / results['llama.cpp-f32']!.queryLatencyMs.p50,
+          2,
+        ),
+        ingestThroughputRatio: round(
+          results[v.name]!.ingestTokensPerSecond / results['llama.cpp-f32']!.ingestTokensPerSecond,
+          2,
+        ),
+      },
+    ]),
+  ),
 });
 console.log(JSON.stringify(results, null, 2));
 console.log(`wrote ${path}`);
-await models.dispose();
+await llama.dispose();
+await onnx.dispose();

@@ -1,6 +1,7 @@
 // One ingestion pipeline, run in its own process by bench/ingest.ts so that its memory numbers
 // are its own. Every pipeline embeds with the same model (Attune's local all-MiniLM-L6-v2 GGUF,
-// run by Attune's default encoder runtime, or by llama.cpp for `attune-llama.cpp`; the PyTorch
+// run by Attune's default encoder runtime, or by llama.cpp for `attune-llama.cpp`; `attune-q8` is
+// the default runtime on its Q8_0 file, all-minilm-l6-v2-q8, int8 MatMulNBits on ONNX Runtime; the PyTorch
 // reference runs the safetensors the GGUF was made from); the model is loaded and warmed up
 // before the clock starts.
 //   tsx bench/ingest-pipelines.ts <pipeline> <corpus.jsonl> <work dir>
@@ -15,7 +16,14 @@ import { embeddingText, type SyncProgress } from '../src/knowledge/index.ts';
 import type { EmbeddingModel, Tokenizer } from '../src/models/model-spec.ts';
 import { Models } from '../src/models/models.ts';
 
-export type PipelineName = 'attune' | 'attune-llama.cpp' | 'raw' | 'pytorch' | 'llamaindex' | 'langchain';
+export type PipelineName =
+  | 'attune'
+  | 'attune-llama.cpp'
+  | 'attune-q8'
+  | 'raw'
+  | 'pytorch'
+  | 'llamaindex'
+  | 'langchain';
 
 export type PipelineResult = {
   pipeline: PipelineName;
@@ -194,10 +202,19 @@ async function warmUp(embedder: EmbeddingModel) {
  * used before ONNX Runtime). The default run also writes the embedded chunk texts for `raw` and
  * `pytorch`.
  */
-async function runAttune(corpus: string, work: string, runtime?: 'llama.cpp'): Promise<PipelineResult> {
-  const dir = join(work, runtime ? `attune-${runtime}` : 'attune');
+async function runAttune(
+  corpus: string,
+  work: string,
+  variant?: 'llama.cpp' | 'q8',
+): Promise<PipelineResult> {
+  const dir = join(work, variant ? `attune-${variant}` : 'attune');
   const attune = await Attune.open({
-    env: { ...process.env, ATTUNE_DIR: dir, ...(runtime ? { ATTUNE_ENCODER_RUNTIME: runtime } : {}) },
+    env: {
+      ...process.env,
+      ATTUNE_DIR: dir,
+      ...(variant === 'llama.cpp' ? { ATTUNE_ENCODER_RUNTIME: variant } : {}),
+      ...(variant === 'q8' ? { ATTUNE_EMBEDDING_MODEL: 'all-minilm-l6-v2-q8' } : {}),
+    },
   });
   try {
     const kb = await attune.knowledgeBase();
@@ -251,12 +268,12 @@ async function runAttune(corpus: string, work: string, runtime?: 'llama.cpp'): P
     if (texts.length !== summary.chunksEmbedded) {
       throw new Error(`Read back ${texts.length} chunks but the sync embedded ${summary.chunksEmbedded}.`);
     }
-    if (!runtime) writeFileSync(join(work, 'attune-chunks.json'), JSON.stringify(texts));
+    if (!variant) writeFileSync(join(work, 'attune-chunks.json'), JSON.stringify(texts));
     const tokens = tokenCounter(embedder, attune.models);
     await tokens.add(texts);
     await attune.close();
     return finish(
-      runtime ? `attune-${runtime}` : 'attune',
+      variant ? `attune-${variant}` : 'attune',
       measured,
       { documents: summary.added, chunks: summary.chunksEmbedded, tokens: tokens.total },
       {
@@ -456,6 +473,8 @@ export async function runPipeline(
       return runAttune(corpus, work);
     case 'attune-llama.cpp':
       return runAttune(corpus, work, 'llama.cpp');
+    case 'attune-q8':
+      return runAttune(corpus, work, 'q8');
     case 'raw':
       return runRaw(corpus, work);
     case 'pytorch':

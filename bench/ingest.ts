@@ -2,6 +2,7 @@
 // another, each in its own process, on each corpus:
 //   attune            Attune's sync on its default encoder runtime (ONNX Runtime when it loads);
 //   attune-llama.cpp  the same sync with the embedder on llama.cpp, as Attune ran before;
+//   attune-q8         the same sync on the Q8_0 file of the same model (all-minilm-l6-v2-q8): int8 on ONNX Runtime;
 //   raw               Attune's own chunk texts through the embedder's doEmbed, nothing else;
 //   pytorch           the same texts through the same weights in PyTorch (the trainer venv);
 //   llamaindex, langchain  the peers, with Attune's embedder plugged in.
@@ -20,7 +21,15 @@ import type { PipelineName, PipelineResult } from './ingest-pipelines.ts';
 
 const DATA = evalDataDir();
 const CORPORA = ['squad2-dev', 'covidqa'] as const;
-const PIPELINES: PipelineName[] = ['attune', 'attune-llama.cpp', 'raw', 'pytorch', 'llamaindex', 'langchain'];
+const PIPELINES: PipelineName[] = [
+  'attune',
+  'attune-llama.cpp',
+  'attune-q8',
+  'raw',
+  'pytorch',
+  'llamaindex',
+  'langchain',
+];
 const MAX_LOAD_WAIT_MS = 60_000;
 
 const limit = argValue('--limit');
@@ -143,6 +152,7 @@ try {
     const attune = ok('attune');
     const raw = ok('raw');
     const before = ok('attune-llama.cpp');
+    const q8 = ok('attune-q8');
     const pytorch = ok('pytorch');
     const peers = [ok('llamaindex'), ok('langchain')].filter((r) => r !== undefined);
     const fasterPeer = peers.sort((a, b) => b.chunksPerSecond - a.chunksPerSecond)[0];
@@ -150,7 +160,9 @@ try {
       attuneOverAttuneOnLlamaCpp: {
         tokensPerSecond: ratio(attune?.tokensPerSecond, before?.tokensPerSecond),
       },
+      attuneQ8OverAttuneOnLlamaCpp: { tokensPerSecond: ratio(q8?.tokensPerSecond, before?.tokensPerSecond) },
       attuneOverPyTorch: { tokensPerSecond: ratio(attune?.tokensPerSecond, pytorch?.tokensPerSecond) },
+      attuneQ8OverPyTorch: { tokensPerSecond: ratio(q8?.tokensPerSecond, pytorch?.tokensPerSecond) },
       attuneOverRaw: {
         chunksPerSecond: ratio(attune?.chunksPerSecond, raw?.chunksPerSecond),
         tokensPerSecond: ratio(attune?.tokensPerSecond, raw?.tokensPerSecond),
@@ -168,6 +180,7 @@ try {
     };
     const overRaw = ratios.attuneOverRaw.chunksPerSecond;
     const speedup = ratios.attuneOverAttuneOnLlamaCpp.tokensPerSecond;
+    const speedupQ8 = ratios.attuneQ8OverAttuneOnLlamaCpp.tokensPerSecond;
     const overPyTorch = ratios.attuneOverPyTorch.tokensPerSecond;
     const overPeer = ratio(attune?.chunksPerSecond, fasterPeer?.chunksPerSecond);
     corpora[name] = {
@@ -178,6 +191,7 @@ try {
       ratios,
       targets: {
         attuneAtLeast3xLlamaCpp: { ratio: speedup, met: speedup !== null && speedup >= 3 },
+        attuneQ8AtLeast3xLlamaCpp: { ratio: speedupQ8, met: speedupQ8 !== null && speedupQ8 >= 3 },
         attuneAtLeastPyTorch: { ratio: overPyTorch, met: overPyTorch !== null && overPyTorch >= 1 },
         attuneAtLeast90PercentOfRaw: { ratio: overRaw, met: overRaw !== null && overRaw >= 0.9 },
         attuneAtLeastTwiceFasterPeer: {
@@ -211,7 +225,7 @@ const path = writeResult('ingest', {
   command: `npx tsx bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(),
   limits,
   embeddingModel:
-    'all-minilm-l6-v2 (GGUF F32; ONNX Runtime built from it, or llama.cpp; PyTorch from its safetensors; CPU)',
+    'all-minilm-l6-v2 (GGUF F32; ONNX Runtime built from it, or llama.cpp; PyTorch from its safetensors; CPU); attune-q8: all-minilm-l6-v2-q8 (GGUF Q8_0, int8 MatMulNBits on ONNX Runtime)',
   embedBatch: 32,
   threads: Number(threads),
   loadAverageAtStart: quiet.load,

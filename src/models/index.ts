@@ -6,7 +6,13 @@ export {
   fromAISDKEmbeddingModel,
   fromAISDKLanguageModel,
 } from './ai-sdk-adapter.ts';
-export { type BertOnnx, type BertPooling, bertGgufToOnnx, bertPooling } from './bert-onnx.ts';
+export {
+  type BertOnnx,
+  type BertOnnxOptions,
+  type BertPooling,
+  bertGgufToOnnx,
+  bertPooling,
+} from './bert-onnx.ts';
 export {
   builtinCatalog,
   type CatalogEntry,

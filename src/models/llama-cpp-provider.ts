@@ -24,6 +24,7 @@ import type {
   RerankingModel,
   Tokenizer,
 } from './model-spec.ts';
+import { Mutex } from './mutex.ts';
 import { unitVector } from './vector-math.ts';
 
 export type LlamaCppOptions = {
@@ -58,18 +59,32 @@ export class LlamaCppProvider {
   }
 
   async loadModel(path: string): Promise<LlamaModel> {
-    let model = this.#models.get(path);
+    return this.#load(path, false);
+  }
+
+  /**
+   * The model's tokenizer only (llama.cpp's vocab-only load: no weights in memory), or the whole
+   * model when it is loaded already. ONNX Runtime runs BERT models with llama.cpp's tokenizer
+   * for the same file, and token counts need nothing else.
+   */
+  async vocabulary(path: string): Promise<LlamaModel> {
+    return this.#models.get(path) ?? this.#load(path, true);
+  }
+
+  #load(path: string, vocabOnly: boolean): Promise<LlamaModel> {
+    const key = vocabOnly ? `vocabulary:${path}` : path;
+    let model = this.#models.get(key);
     if (!model) {
       model = this.llama().then((llama) =>
-        llama.loadModel({ modelPath: path }).catch((error: Error) => {
-          this.#models.delete(path);
+        llama.loadModel({ modelPath: path, vocabOnly }).catch((error: Error) => {
+          this.#models.delete(key);
           throw new AttuneError(`Cannot load model file ${path}: ${error.message}`, {
             hint: 'The file may be truncated or not a GGUF model; pull it again with attune models pull.',
             cause: error,
           });
         }),
       );
-      this.#models.set(path, model);
+      this.#models.set(key, model);
     }
     return model;
   }
@@ -127,7 +142,7 @@ export class LlamaCppProvider {
   }
 
   async tokenizer(path: string, modelId: string): Promise<Tokenizer> {
-    return llamaTokenizer(await this.loadModel(path), modelId);
+    return llamaTokenizer(await this.vocabulary(path), modelId);
   }
 
   async dispose(): Promise<void> {
@@ -145,21 +160,6 @@ function llamaTokenizer(model: LlamaModel, modelId: string): Tokenizer {
     decode: (tokens) => model.detokenize(tokens as never),
     countTokens: (text) => model.tokenize(text).length,
   };
-}
-
-/** Runs one generation at a time per context: a context holds one sequence. */
-class Mutex {
-  #tail: Promise<void> = Promise.resolve();
-  async lock(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((r) => {
-      release = r;
-    });
-    const previous = this.#tail;
-    this.#tail = previous.then(() => next);
-    await previous;
-    return release;
-  }
 }
 
 export class LlamaCppChatModel implements ChatModel {

@@ -113,7 +113,7 @@ export class Models {
       const path = this.cache.resolve(name);
       const options = { modelId: name, maxInputTokens: entry?.contextSize ?? 512 };
       if (await this.#onnx(path, 'mean'))
-        return this.encoderRuntime.embeddingModel(path, await this.runtime.loadModel(path), options);
+        return this.encoderRuntime.embeddingModel(path, await this.runtime.vocabulary(path), options);
       return this.runtime.embeddingModel(path, options);
     });
   }
@@ -133,7 +133,7 @@ export class Models {
       const path = this.cache.resolve(name);
       const options = { modelId: name, maxInputTokens: entry?.contextSize ?? 512 };
       if (await this.#onnx(path, 'rank'))
-        return this.encoderRuntime.rerankingModel(path, await this.runtime.loadModel(path), options);
+        return this.encoderRuntime.rerankingModel(path, await this.runtime.vocabulary(path), options);
       return this.runtime.rerankingModel(path, options);
     });
   }

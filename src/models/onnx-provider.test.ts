@@ -26,6 +26,14 @@ runEmbeddingModelConformance(
   () => onnxModels.embedding(),
   () => onnxModels.dispose(),
 );
+runEmbeddingModelConformance(
+  'ONNX Runtime, int8 (all-minilm-l6-v2-q8)',
+  async () => {
+    await onnxModels.cache.pull('all-minilm-l6-v2-q8');
+    return onnxModels.embedding('all-minilm-l6-v2-q8');
+  },
+  async () => undefined,
+);
 const llamaModels = modelsOn('llama.cpp');
 runEmbeddingModelConformance(
   'llama.cpp (all-minilm-l6-v2)',
@@ -70,6 +78,36 @@ describe('ONNX Runtime against llama.cpp on the same GGUF', () => {
       const best = (s: number[]) => s.indexOf(Math.max(...s));
       assert.equal(best(x), best(y), `${name}: a different best paragraph`);
       assert.equal(best(x), 0, `${name}: the oil-crisis paragraph is first in the slice`);
+    }
+  });
+
+  it('runs a Q8_0 embedder as int8 products, close enough to llama.cpp’s vectors that each paragraph still finds itself', async () => {
+    const name = 'all-minilm-l6-v2-q8';
+    await onnx.cache.pull(name);
+    const path = onnx.cache.resolve(name);
+    const ops = (model: Uint8Array) =>
+      Buffer.from(model).toString('latin1').includes('DynamicQuantizeMatMul');
+    assert.ok(ops((await bertGgufToOnnx(path)).model), 'the default graph of a Q8_0 file has int8 products');
+    assert.ok(!ops((await bertGgufToOnnx(path, { q8: 'f32' })).model), 'q8: f32 dequantises');
+    assert.ok(!ops((await bertGgufToOnnx(onnx.cache.resolve('all-minilm-l6-v2'))).model), 'F32 stays F32');
+    const [a, b] = [await onnx.embedding(name), await llama.embedding(name)];
+    const [x, y] = [
+      (await a.doEmbed({ values: paragraphs })).embeddings,
+      (await b.doEmbed({ values: paragraphs })).embeddings,
+    ];
+    const cosines = x.map((v, i) => cosineSimilarity(v, y[i]!));
+    // Measured 0.991 at the least on 300 paragraphs (bench/results/embedding-weights.json), where
+    // dense recall@1/5 stayed at llama.cpp F32's; the products round activations to 8 bits per call.
+    assert.ok(Math.min(...cosines) > 0.985, `least agreement ${Math.min(...cosines)}`);
+    assert.ok(
+      Math.min(...cosines) < 0.9999,
+      'int8 products differ from llama.cpp’s, or the test tests nothing',
+    );
+    for (const [i, v] of x.entries()) {
+      const nearest = y
+        .map((w) => cosineSimilarity(v, w))
+        .reduce((best, c, j, all) => (c > all[best]! ? j : best), 0);
+      assert.equal(nearest, i, `paragraph ${i}'s int8 vector is nearest llama.cpp's paragraph ${nearest}`);
     }
   });
 

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type { LlamaModel } from 'node-llama-cpp';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { type BertOnnx, bertGgufToOnnx, bertPooling } from './bert-onnx.ts';
+import { type BertOnnx, type BertOnnxOptions, bertGgufToOnnx, bertPooling } from './bert-onnx.ts';
 import { AttuneError } from './model-error.ts';
 import type { EmbeddingModel, EmbedResult, RerankingModel } from './model-spec.ts';
+import { Mutex } from './mutex.ts';
 import { unitVector } from './vector-math.ts';
 
 type Ort = typeof import('onnxruntime-node');
@@ -11,6 +12,13 @@ type Ort = typeof import('onnxruntime-node');
 export type OnnxRuntimeOptions = {
   /** CPU threads for one model call; 0 or unset: one per available core. */
   threads?: number;
+  /**
+   * How Q8_0 matrices run (see `BertOnnxOptions.q8`). Default: `int8` for embedders, whose recall
+   * holds (bench/results/embedding-weights.json), `f32` for cross-encoders, whose scores moved by
+   * up to 0.2 with 8-bit activations on the shipped reranker, too far for the thresholds fitted
+   * on them.
+   */
+  q8?: BertOnnxOptions['q8'];
 };
 
 /**
@@ -23,10 +31,12 @@ export type OnnxRuntimeOptions = {
  */
 export class OnnxRuntimeProvider {
   readonly #threads: number;
+  readonly #q8: BertOnnxOptions['q8'];
   #ort: Promise<Ort | undefined> | undefined;
 
   constructor(options: OnnxRuntimeOptions = {}) {
     this.#threads = options.threads || availableParallelism();
+    this.#q8 = options.q8;
   }
 
   /** The runtime, or undefined when onnxruntime-node is not installed or cannot load here. */
@@ -60,7 +70,7 @@ export class OnnxRuntimeProvider {
           hint: 'npm install onnxruntime-node, or set models.encoderRuntime (ATTUNE_ENCODER_RUNTIME) to "llama.cpp".',
         },
       );
-    const graph = await bertGgufToOnnx(path);
+    const graph = await bertGgufToOnnx(path, { q8: this.#q8 ?? (pooling === 'mean' ? 'int8' : 'f32') });
     if (graph.pooling !== pooling)
       throw new AttuneError(`${path} is a ${graph.pooling}-pooling BERT model, not ${pooling}.`);
     const session = await ort.InferenceSession.create(graph.model, {
@@ -86,6 +96,7 @@ export class OnnxRuntimeProvider {
       ort,
       session,
       tokens,
+      onePerCall: graph.onePerCall,
       dimensions: graph.hiddenSize,
       maxInputTokens: Math.min(options.maxInputTokens ?? 512, graph.contextLength),
     });
@@ -102,6 +113,7 @@ export class OnnxRuntimeProvider {
       ort,
       session,
       tokens,
+      onePerCall: graph.onePerCall,
       maxInputTokens: Math.min(options.maxInputTokens ?? 512, graph.contextLength),
     });
   }
@@ -117,6 +129,8 @@ type SessionParts = {
   session: InferenceSession;
   tokens: LlamaModel;
   maxInputTokens: number;
+  /** The graph's outputs depend on the whole batch (see `BertOnnx.onePerCall`). */
+  onePerCall: boolean;
 };
 
 /**
@@ -146,7 +160,12 @@ async function runBatched(
     signal?.throwIfAborted();
     // The batch grows while its padded size (count × longest, which is the last: sorted) fits.
     let end = start + 1;
-    while (end < order.length && (end - start + 1) * sequences[order[end]!]!.length <= TOKENS_PER_CALL) end++;
+    while (
+      !parts.onePerCall &&
+      end < order.length &&
+      (end - start + 1) * sequences[order[end]!]!.length <= TOKENS_PER_CALL
+    )
+      end++;
     const batch = order.slice(start, end);
     const length = sequences[batch.at(-1)!]!.length;
     const ids = new BigInt64Array(batch.length * length);
@@ -180,7 +199,8 @@ export class OnnxEmbeddingModel implements EmbeddingModel {
   readonly maxInputTokens: number;
   readonly maxEmbeddingsPerCall = 256;
   readonly #parts: SessionParts;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** One call at a time: two concurrent runs would each get the threads meant for one. */
+  readonly #mutex = new Mutex();
 
   constructor(parts: SessionParts & { dimensions: number }) {
     this.modelId = parts.modelId;
@@ -190,10 +210,7 @@ export class OnnxEmbeddingModel implements EmbeddingModel {
   }
 
   doEmbed(options: { values: string[]; abortSignal?: AbortSignal }): Promise<EmbedResult> {
-    // One call at a time: two concurrent runs would each get the threads meant for one.
-    const run = this.#queue.then(() => this.#embed(options));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#mutex.run(() => this.#embed(options));
   }
 
   async #embed(options: { values: string[]; abortSignal?: AbortSignal }): Promise<EmbedResult> {
@@ -221,7 +238,8 @@ export class OnnxRerankingModel implements RerankingModel {
   readonly modelId: string;
   readonly maxInputTokens: number;
   readonly #parts: SessionParts;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** One call at a time: two concurrent runs would each get the threads meant for one. */
+  readonly #mutex = new Mutex();
 
   constructor(parts: SessionParts) {
     this.modelId = parts.modelId;
@@ -230,9 +248,7 @@ export class OnnxRerankingModel implements RerankingModel {
   }
 
   rerank(query: string, texts: string[], abortSignal?: AbortSignal): Promise<number[]> {
-    const run = this.#queue.then(() => this.#rerank(query, texts, abortSignal));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#mutex.run(() => this.#rerank(query, texts, abortSignal));
   }
 
   /**

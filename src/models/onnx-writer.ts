@@ -37,6 +37,7 @@ const schema = protobuf.Root.fromJSON({
             name: { type: 'string', id: 3 },
             opType: { type: 'string', id: 4 },
             attribute: { rule: 'repeated', type: 'AttributeProto', id: 5 },
+            domain: { type: 'string', id: 7 },
           },
         },
         AttributeProto: {
@@ -70,7 +71,13 @@ const schema = protobuf.Root.fromJSON({
 const ModelProto = schema.lookupType('onnx.ModelProto');
 
 /** ONNX element types (TensorProto.DataType) used here. */
-export const OnnxType = { FLOAT: 1, INT64: 7 } as const;
+export const OnnxType = { FLOAT: 1, UINT8: 2, INT8: 3, INT64: 7 } as const;
+
+/**
+ * ONNX Runtime's own operators (MatMulNBits and the like) live in this domain, version 1; a graph
+ * that uses one imports it beside the default opset.
+ */
+export const MICROSOFT_DOMAIN = 'com.microsoft';
 /** AttributeProto.AttributeType values used here. */
 const ATTRIBUTE = { FLOAT: 1, INT: 2, INTS: 7 } as const;
 
@@ -85,10 +92,15 @@ export class OnnxGraphBuilder {
   readonly #nodes: Record<string, unknown>[] = [];
   readonly #initializers: Record<string, unknown>[] = [];
   readonly #constants = new Map<string, string>();
+  readonly #domains = new Set<string>();
   #next = 0;
 
   /** A weight or constant tensor stored in the model. */
-  initializer(name: string, dims: number[], data: Float32Array | BigInt64Array): string {
+  initializer(
+    name: string,
+    dims: number[],
+    data: Float32Array | BigInt64Array | Uint8Array | Int8Array,
+  ): string {
     const elements = dims.reduce((a, b) => a * b, 1);
     if (elements !== data.length)
       throw new Error(`ONNX initializer ${name}: ${data.length} values for [${dims}]`);
@@ -96,7 +108,14 @@ export class OnnxGraphBuilder {
     this.#initializers.push({
       name,
       dims,
-      dataType: data instanceof Float32Array ? OnnxType.FLOAT : OnnxType.INT64,
+      dataType:
+        data instanceof Float32Array
+          ? OnnxType.FLOAT
+          : data instanceof BigInt64Array
+            ? OnnxType.INT64
+            : data instanceof Int8Array
+              ? OnnxType.INT8
+              : OnnxType.UINT8,
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
     return name;
@@ -113,11 +132,22 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** Adds a node; returns its output's name. Attributes: an integer, `{float}`, or a list of integers. */
-  op(opType: string, inputs: string[], attributes: Record<string, Attribute> = {}, output?: string): string {
+  /**
+   * Adds a node; returns its output's name. Attributes: an integer, `{float}`, or a list of
+   * integers. `domain`: the operator set the op is from, when it is not ONNX's own.
+   */
+  op(
+    opType: string,
+    inputs: string[],
+    attributes: Record<string, Attribute> = {},
+    output?: string,
+    domain?: string,
+  ): string {
     const out = output ?? `${opType.toLowerCase()}_${this.#next++}`;
+    if (domain) this.#domains.add(domain);
     this.#nodes.push({
       opType,
+      ...(domain ? { domain } : {}),
       name: out,
       input: inputs,
       output: [out],
@@ -147,7 +177,10 @@ export class OnnxGraphBuilder {
       irVersion: 8,
       producerName: o.producer,
       producerVersion: '1',
-      opsetImport: [{ domain: '', version: 17 }],
+      opsetImport: [
+        { domain: '', version: 17 },
+        ...[...this.#domains].map((domain) => ({ domain, version: 1 })),
+      ],
       graph: {
         name: o.name,
         node: this.#nodes,
