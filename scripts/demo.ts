@@ -14,7 +14,14 @@ const { config } = attune;
 
 say('Attune demo: local models, embedded knowledge base, nothing leaves this machine.\n');
 say(`1. Models (fetched once into ${config.home})`);
-for (const r of await pullAll(attune, [config.models.chat, config.models.embedding], true)) {
+// Every model an answer uses: the reranker orders the passages and the verifier decides whether
+// they answer the question at all.
+const used = [config.models.chat, config.models.embedding, config.models.reranker, config.models.verifier];
+for (const r of await pullAll(
+  attune,
+  used.filter((name): name is string => Boolean(name)),
+  true,
+)) {
   say(`   ${r.model}: ${r.downloaded ? `fetched from ${r.source}` : 'cached'}`);
 }
 

@@ -329,6 +329,7 @@ export class Answerer {
       }
       let threshold = this.#calibration.threshold;
       if (this.#o.verifier) {
+        const verifyStarted = performance.now();
         ranked = await this.#rank(question, usable, options.abortSignal);
         record.retrievalConfidence = await verifierScore(
           this.#o.verifier.model,
@@ -336,6 +337,7 @@ export class Answerer {
           chosenEvidence(ranked, usable.length, this.#evidenceCount()),
           options.abortSignal,
         );
+        record.timings.verifyMs = performance.now() - verifyStarted;
         threshold = this.#o.verifier.threshold;
       } else {
         record.retrievalConfidence = retrievalConfidence(

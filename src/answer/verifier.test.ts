@@ -127,6 +127,8 @@ describe('The answerer with a verifier gate (two-file knowledge base)', () => {
       maxInputTokens: 256,
       rerank: async (query: string, texts: string[]) => {
         read.push({ query, texts });
+        // Slow enough that the answer's verify timing must include it.
+        await new Promise((r) => setTimeout(r, 40));
         return texts.map(() => score);
       },
     };
@@ -156,6 +158,11 @@ describe('The answerer with a verifier gate (two-file knowledge base)', () => {
     assert.equal(low.abstainReason, 'low-retrieval-confidence');
     assert.equal(low.retrievalConfidence, 0.1);
     assert.equal(generations, 0, 'nothing generated below the threshold');
+    const verifyMs = low.timings.verifyMs ?? 0;
+    assert.ok(
+      verifyMs >= 39 && verifyMs <= low.timings.totalMs,
+      `verify ${verifyMs} ms of ${low.timings.totalMs}`,
+    );
     const { verifierText, verifierEvidence } = await gated.promptFor(question, { principal: reader });
     const pieces = verifierEvidence.filter((t) => t);
     assert.deepEqual(read[0], {

@@ -38,6 +38,11 @@ export type AuditTimings = {
   embedMs: number;
   searchMs: number;
   rerankMs: number;
+  /**
+   * The answerability verifier's pass over the evidence (ranking its sentences and scoring them),
+   * when one is configured; absent in records written before it was timed.
+   */
+  verifyMs?: number;
   firstTokenMs: number | undefined;
   generateMs: number;
   totalMs: number;

@@ -174,7 +174,7 @@ export function registerAskCommands(program: Command, context: CliContext): void
         `groundedness ${record.groundedness.score.toFixed(2)} · retrieval confidence ${record.retrievalConfidence?.toFixed(2) ?? '-'}${record.cachedFrom ? ` · cached from ${record.cachedFrom}` : ''}`,
       );
       context.out(
-        `timings ms: embed ${t.embedMs.toFixed(0)} · search ${t.searchMs.toFixed(0)} · rerank ${t.rerankMs.toFixed(0)} · first token ${t.firstTokenMs?.toFixed(0) ?? '-'} · generate ${t.generateMs.toFixed(0)} · total ${t.totalMs.toFixed(0)}`,
+        `timings ms: embed ${t.embedMs.toFixed(0)} · search ${t.searchMs.toFixed(0)} · rerank ${t.rerankMs.toFixed(0)}${t.verifyMs === undefined ? '' : ` · verify ${t.verifyMs.toFixed(0)}`} · first token ${t.firstTokenMs?.toFixed(0) ?? '-'} · generate ${t.generateMs.toFixed(0)} · total ${t.totalMs.toFixed(0)}`,
       );
       context.out('evidence:');
       for (const e of record.evidence) {
