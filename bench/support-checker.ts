@@ -2,10 +2,11 @@
 // each item's right answer must be judged supported by its knowledge, its hallucinated answer not;
 // and on the crafted cases in bench/data/support-cases.json (stitched, altered, polarity, echoes).
 //
-//   npx tsx bench/support-checker.ts [--limit N]
+//   npx tsx bench/support-checker.ts [--limit N]   (ATTUNE_EMBEDDING_MODEL=… writes support-checker-<model>.json)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { degenerateDraft, scoreGroundedness } from '../src/answer/index.ts';
+import { loadConfig } from '../src/config/index.ts';
 import { wilsonInterval } from '../src/eval/index.ts';
 import { evalDataDir, readJsonl } from '../src/eval/qa-data.ts';
 import { testModels } from '../src/models/testing.ts';
@@ -82,6 +83,7 @@ const result = {
   data: 'halueval-qa (HaluEval QA, MIT): knowledge + question, the right answer and the hallucinated one',
   command: `npx tsx bench/support-checker.ts${Number.isFinite(limit) ? ` --limit ${limit}` : ''}${checkPremise ? ' --premise' : ''}`,
   checkPremise,
+  embeddingModel: embedder.modelId,
   items: items.length,
   judgements: n,
   accuracy: { value: (tp + tn) / n, ci95: wilsonInterval(tp + tn, n) },
@@ -95,5 +97,10 @@ const result = {
 console.log(
   JSON.stringify({ ...result, errorsSample: undefined, crafted: crafted.filter((c) => !c.ok) }, null, 2),
 );
-writeResult(checkPremise ? 'support-checker-premise' : 'support-checker', result);
+// Another embedder (ATTUNE_EMBEDDING_MODEL) gets its own file beside the default's.
+const defaultEmbedder = loadConfig({ env: {} }).models.embedding;
+writeResult(
+  `${checkPremise ? 'support-checker-premise' : 'support-checker'}${embedder.modelId === defaultEmbedder ? '' : `-${embedder.modelId}`}`,
+  result,
+);
 await models.dispose();
