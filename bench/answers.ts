@@ -4,6 +4,7 @@
 //   npx tsx bench/answers.ts --calibrate          fit the abstention model (src/answer/abstention-calibration.json)
 //   npx tsx bench/answers.ts --calibrate-verifier fit the verifier's threshold on the same questions
 //   npx tsx bench/answers.ts [--questions 300]    answer a seeded slice: EM, F1, abstention, groundedness, TTFT
+//     (ATTUNE_EMBEDDING_MODEL=… uses its own knowledge base and writes answers-<model>.json)
 //   npx tsx bench/answers.ts --no-verifier        the same, gated by retrieval features instead (as before the verifier)
 //
 // The knowledge base holds 12 articles. Calibration uses questions of the first 6, the answer
@@ -51,7 +52,11 @@ const questionsFor = (wanted: (article: string) => boolean) => allQuestions.filt
 
 const work = join(import.meta.dirname, '.work', 'answers');
 const models = await testModels();
-const kbDir = join(work, 'kb');
+// Another embedder (ATTUNE_EMBEDDING_MODEL) gets its own knowledge base and result file: a
+// knowledge base keeps the embedding model it was indexed with.
+const embeddingName = models.defaultEmbeddingName;
+const otherEmbedder = embeddingName === loadConfig({ env: {} }).models.embedding ? '' : `-${embeddingName}`;
+const kbDir = join(work, `kb${otherEmbedder}`);
 const sourceDir = join(work, 'squad');
 const config = loadConfig({ cwd: work, env: { ...process.env, ATTUNE_DIR: kbDir } });
 mkdirSync(sourceDir, { recursive: true });
@@ -401,7 +406,7 @@ function report(rows: Row[], count: number, model: string, embedding: string, co
     },
   };
   const variant = flag('--no-gate') ? '--no-gate' : flag('--no-verifier') ? '--no-verifier' : '';
-  const path = writeResult(variant ? `answers${variant.slice(1)}` : 'answers', {
+  const path = writeResult(`${variant ? `answers${variant.slice(1)}` : 'answers'}${otherEmbedder}`, {
     command: `npx tsx bench/answers.ts --questions ${count}${variant ? ` ${variant}` : ''}`,
     gate: flag('--no-gate') ? 'none' : flag('--no-verifier') ? 'retrieval features' : 'verifier',
     loadAverage: loadAverage(),
