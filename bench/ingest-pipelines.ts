@@ -1,7 +1,7 @@
 // One ingestion pipeline, run in its own process by bench/ingest.ts so that its memory numbers
 // are its own. Every pipeline embeds with the same model (Attune's local all-MiniLM-L6-v2 GGUF,
 // run by Attune's default encoder runtime, or by llama.cpp for `attune-llama.cpp`; `attune-q8` is
-// the default runtime on its Q8_0 file, all-minilm-l6-v2-q8, int8 MatMulNBits on ONNX Runtime; the PyTorch
+// the default runtime on its Q8_0 file, all-minilm-l6-v2-q8 (int8 DynamicQuantizeMatMul on ONNX Runtime); the PyTorch
 // reference runs the safetensors the GGUF was made from); the model is loaded and warmed up
 // before the clock starts.
 //   tsx bench/ingest-pipelines.ts <pipeline> <corpus.jsonl> <work dir>

@@ -22,10 +22,13 @@ export type BertOnnx = {
 
 export type BertOnnxOptions = {
   /**
-   * How Q8_0 matrices are run. `int8` (the default): as 8-bit integer products (ONNX Runtime's
+   * How Q8_0 matrices are run. `int8`: as 8-bit integer products (ONNX Runtime's
    * DynamicQuantizeMatMul), as llama.cpp also runs them in 8 bits, though with its own blocks and
-   * rounding, so the two agree to about 1e-3 rather than to float rounding. `f32`: dequantised to
-   * F32 matrices, llama.cpp's weights exactly. F32 and F16 matrices always run as F32.
+   * rounding, so the two agree to cosine ~0.99 rather than to float rounding. `f32`: dequantised
+   * to F32 matrices, llama.cpp's weights exactly. F32 and F16 matrices always run as F32.
+   * Default: `int8` for embedders (mean pooling), whose dense recall holds
+   * (bench/results/embedding-weights.json); `f32` for cross-encoders, whose scores moved by up to
+   * 0.2 with 8-bit activations on the shipped reranker, too far for the thresholds fitted on them.
    */
   q8?: 'int8' | 'f32';
 };
@@ -48,7 +51,6 @@ export async function bertPooling(path: string): Promise<BertPooling | undefined
  * and Q8_0 weights are read; see `BertOnnxOptions.q8` for how Q8_0 matrices run.
  */
 export async function bertGgufToOnnx(path: string, options: BertOnnxOptions = {}): Promise<BertOnnx> {
-  const q8 = options.q8 ?? 'int8';
   const info = await readGgufFileInfo(path, { readTensorInfo: true });
   const meta = info.metadata as unknown as Record<string, Record<string, unknown>>;
   if (info.metadata.general.architecture !== 'bert')
@@ -57,6 +59,7 @@ export async function bertGgufToOnnx(path: string, options: BertOnnxOptions = {}
   const pooling = POOLING[Number(bert.pooling_type)];
   if (!pooling)
     throw new Error(`${path}: pooling type ${bert.pooling_type} (only mean and rank are supported)`);
+  const q8 = options.q8 ?? (pooling === 'mean' ? 'int8' : 'f32');
   const hidden = Number(bert.embedding_length);
   const heads = Number(bert.attention.head_count);
   const layers = Number(bert.block_count);
@@ -111,8 +114,8 @@ export async function bertGgufToOnnx(path: string, options: BertOnnxOptions = {}
      * one scale per output column. GGUF's 32-value blocks each have their own scale, which this op
      * cannot take, so each column is requantised from the dequantised blocks to its largest value
      * (a second rounding, within half a step of the first). MatMulNBits takes the blocks as they are
-     * but measured no faster than F32 MatMul on this CPU (ONNX Runtime 1.30); this op, whose int8
-     * kernels use VNNI, ran 1.8-2.9x faster on MiniLM's shapes (scratch microbenchmark, 2 cores).
+     * but ran only 1.1-1.2x F32 MatMul on this CPU (ONNX Runtime 1.30); this op, whose int8
+     * kernels use VNNI, ran 1.5-4x F32 MatMul on MiniLM's shapes (scratch microbenchmark, 2 cores).
      */
     const int8Matrix = (name: string, dims: number[], values: Float32Array) => {
       const [inputs, outputs] = dims as [number, number];
@@ -138,8 +141,8 @@ export async function bertGgufToOnnx(path: string, options: BertOnnxOptions = {}
         const m = int8Matrix(name, dims, values);
         onePerCall = true;
         // The activations are quantised per call to 8 bits (one scale and zero point per tensor),
-        // which is why such a graph runs one sequence per call.
-        // The bias goes in the op; the zero point ('') is absent, the weights being symmetric.
+        // hence one sequence per call. The bias goes in the op; the weights' zero point ('') is
+        // absent, as they are symmetric.
         return g.op(
           'DynamicQuantizeMatMul',
           [x, m.weights, m.scales, '', bias],

@@ -90,6 +90,10 @@ describe('ONNX Runtime against llama.cpp on the same GGUF', () => {
     assert.ok(ops((await bertGgufToOnnx(path)).model), 'the default graph of a Q8_0 file has int8 products');
     assert.ok(!ops((await bertGgufToOnnx(path, { q8: 'f32' })).model), 'q8: f32 dequantises');
     assert.ok(!ops((await bertGgufToOnnx(onnx.cache.resolve('all-minilm-l6-v2'))).model), 'F32 stays F32');
+    assert.ok(
+      !ops((await bertGgufToOnnx(onnx.cache.resolve(VERIFIER))).model),
+      'a Q8_0 cross-encoder stays F32',
+    );
     const [a, b] = [await onnx.embedding(name), await llama.embedding(name)];
     const [x, y] = [
       (await a.doEmbed({ values: paragraphs })).embeddings,

@@ -12,12 +12,7 @@ type Ort = typeof import('onnxruntime-node');
 export type OnnxRuntimeOptions = {
   /** CPU threads for one model call; 0 or unset: one per available core. */
   threads?: number;
-  /**
-   * How Q8_0 matrices run (see `BertOnnxOptions.q8`). Default: `int8` for embedders, whose recall
-   * holds (bench/results/embedding-weights.json), `f32` for cross-encoders, whose scores moved by
-   * up to 0.2 with 8-bit activations on the shipped reranker, too far for the thresholds fitted
-   * on them.
-   */
+  /** How Q8_0 matrices run, for every model; unset: per kind, see `BertOnnxOptions.q8`. */
   q8?: BertOnnxOptions['q8'];
 };
 
@@ -70,7 +65,7 @@ export class OnnxRuntimeProvider {
           hint: 'npm install onnxruntime-node, or set models.encoderRuntime (ATTUNE_ENCODER_RUNTIME) to "llama.cpp".',
         },
       );
-    const graph = await bertGgufToOnnx(path, { q8: this.#q8 ?? (pooling === 'mean' ? 'int8' : 'f32') });
+    const graph = await bertGgufToOnnx(path, { q8: this.#q8 });
     if (graph.pooling !== pooling)
       throw new AttuneError(`${path} is a ${graph.pooling}-pooling BERT model, not ${pooling}.`);
     const session = await ort.InferenceSession.create(graph.model, {
