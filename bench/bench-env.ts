@@ -79,6 +79,25 @@ export function loadAverage(): number[] {
 }
 
 /**
+ * Waits (up to `maxWaitS`) until the 1-minute load average is below `maxLoad`, so a latency
+ * measurement does not share the cores with whatever ran before it. Returns the load it started at
+ * and how long it waited; the caller records both, quiet or not.
+ */
+export async function waitForQuiet(
+  options: { maxLoad?: number; maxWaitS?: number } = {},
+): Promise<{ load: number[]; waitedS: number; quiet: boolean }> {
+  const maxLoad = options.maxLoad ?? 1;
+  const deadline = Date.now() + (options.maxWaitS ?? 300) * 1000;
+  const started = Date.now();
+  let load = loadAverage();
+  while (load[0]! >= maxLoad && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    load = loadAverage();
+  }
+  return { load, waitedS: Math.round((Date.now() - started) / 1000), quiet: load[0]! < maxLoad };
+}
+
+/**
  * An embedder that has already embedded every sentence of these texts, in full batches, and
  * embeds anything once: benchmarks that rank evidence sentences question after question would
  * otherwise embed the same sentences a few at a call, many times over.

@@ -73,7 +73,8 @@ await models.cache.pull(RERANKER);
 const embedder = await models.embedding();
 const tokenizer = await models.tokenizer(embedder.modelId);
 const cache = new EmbeddingCache(
-  join(homedir(), '.cache', 'attune', 'bench', `embeddings-${embedder.modelId}.jsonl`),
+  // One cache per runtime: the same weights on another runtime give (slightly) other vectors.
+  join(homedir(), '.cache', 'attune', 'bench', `embeddings-${embedder.provider}-${embedder.modelId}.jsonl`),
   embedder.modelId,
 );
 const cachedAtStart = cache.size;
@@ -381,7 +382,7 @@ const path = writeResult(outName, {
   fullSetCommand: 'npx tsx bench/retrieval.ts',
   limits,
   maxQuestions: maxQuestions ?? null,
-  embeddingModel: `${embedder.modelId} (GGUF F32, node-llama-cpp, CPU, ${threads} threads)`,
+  embeddingModel: `${embedder.modelId} (${embedder.provider}, CPU, ${threads} threads)`,
   chunksPerQuery: K_CHUNKS,
   metricsAre:
     'per document: the ranked chunks of each method become distinct documents (first occurrence), and the gold document is the question’s context paragraph (squad2-dev) or paper (covidqa)',
@@ -394,7 +395,7 @@ const path = writeResult(outName, {
     embeddedThisRun: cache.computed,
     peerTextsCutTo250Tokens: truncation.truncated,
   },
-  llamaCppThreads: Number(threads),
+  threads: Number(threads),
   loadAverageAtStart: loadAtStart,
   loadAverageAtEnd: loadAverage(),
   ...(loadAtStart[0]! >= 1

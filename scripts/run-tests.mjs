@@ -1,7 +1,7 @@
 // Runs every *.test.ts beside the code with node's own test runner. The default models are pulled
 // into ATTUNE_HOME first, once, so no test downloads on its own.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 function findTests(dir) {
@@ -37,24 +37,8 @@ if (!process.env.ATTUNE_CHROMIUM && !existsSync('/usr/bin/chromium') && process.
   if (apt(['update', '-qq']).status || apt(['install', '-y', '-qq', 'chromium']).status)
     process.stderr.write('could not install Debian chromium; the HTML report test will say so\n');
 }
-// The web app's browser test serves web/dist: build it when missing or older than its sources.
-const newest = (dir) =>
-  Math.max(
-    ...readdirSync(dir, { withFileTypes: true, recursive: true })
-      .filter((e) => e.isFile())
-      .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs),
-  );
-const webSources = Math.max(
-  newest('web/src'),
-  statSync('web/index.html').mtimeMs,
-  statSync('web/vite.config.ts').mtimeMs,
-);
-if (!existsSync('web/dist/index.html') || statSync('web/dist/index.html').mtimeMs < webSources) {
-  const vite = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', 'web'], {
-    stdio: 'inherit',
-  });
-  if (vite.status !== 0) process.exit(vite.status ?? 1);
-}
+// The web app's browser test serves web/dist: built when missing or older than its sources.
+if (spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' }).status) process.exit(1);
 if (spawnSync(process.execPath, ['scripts/setup-trainer.mjs'], { stdio: 'inherit' }).status) process.exit(1); // trainer venv
 const result = spawnSync(
   process.execPath,

@@ -20,6 +20,7 @@ import {
 } from './answer/index.ts';
 import { type AuditLog, type AuditRecord, LanceAuditLog, PostgresAuditLog } from './audit/index.ts';
 import { type AttuneConfig, type AttuneConfigInput, loadConfig } from './config/index.ts';
+import { type HealthCheck, healthChecks } from './doctor/index.ts';
 import {
   type DeskDefinition,
   defineDesk,
@@ -92,7 +93,15 @@ import {
   runtimeFile,
 } from './models/index.ts';
 import { type RetrievalResult, type RetrieveOptions, Retriever } from './retrieve/index.ts';
-import type { DocumentSnapshot, KbVersion, ListOptions, Principal, StoredDocument } from './store/index.ts';
+import {
+  checkPrincipal,
+  type DocumentSnapshot,
+  type KbVersion,
+  type KnowledgeStore,
+  type ListOptions,
+  type Principal,
+  type StoredDocument,
+} from './store/index.ts';
 
 export type FinetuneRunOptions = {
   onEvent?: (event: TrainingEvent, record: FinetuneJobRecord) => void;
@@ -128,12 +137,26 @@ export type ModelCatalogEntry = {
   sources: string[];
 };
 
+/** A knowledge-base version; `summary` and `note` are present for admins only. */
+export type VersionView = Pick<KbVersion, 'number' | 'createdAt'> &
+  Partial<Pick<KbVersion, 'summary' | 'note'>>;
+
 export type AttuneOptions = {
   cwd?: string;
   /** Usually process.env; nothing else in Attune reads the environment. */
   env?: Record<string, string | undefined>;
   configFile?: string;
   config?: AttuneConfigInput;
+} & AttuneParts;
+
+/**
+ * Parts made elsewhere to use instead of the configured ones: a `KnowledgeStore` of any backend
+ * (its embedding model must be the configured one), an audit log. Attune takes them over: its
+ * `close()` closes them.
+ */
+export type AttuneParts = {
+  store?: KnowledgeStore;
+  audit?: AuditLog;
 };
 
 /**
@@ -153,19 +176,22 @@ export class Attune {
   #retriever: Promise<Retriever> | undefined;
   readonly #answerers = new Map<string, Promise<Answerer>>();
   readonly #ownsModels: boolean;
+  readonly #parts: AttuneParts;
 
-  private constructor(config: AttuneConfig, models?: Models) {
+  private constructor(config: AttuneConfig, models?: Models, parts: AttuneParts = {}) {
     this.config = config;
     this.models = models ?? new Models(config);
     this.#ownsModels = models === undefined;
+    this.#parts = parts;
   }
 
   /**
    * From an already validated configuration (the CLI loads its own, with flags). `models` shares
    * loaded models with another instance; it is then not disposed on close.
    */
-  static fromConfig(config: AttuneConfig, options: { models?: Models } = {}): Attune {
-    return new Attune(config, options.models);
+  static fromConfig(config: AttuneConfig, options: { models?: Models } & AttuneParts = {}): Attune {
+    const { models, ...parts } = options;
+    return new Attune(config, models, parts);
   }
 
   static async open(options: AttuneOptions = {}): Promise<Attune> {
@@ -176,12 +202,25 @@ export class Attune {
         ...(options.configFile ? { file: options.configFile } : {}),
         ...(options.config ? { flags: options.config } : {}),
       }),
+      undefined,
+      {
+        ...(options.store ? { store: options.store } : {}),
+        ...(options.audit ? { audit: options.audit } : {}),
+      },
     );
+  }
+
+  /** What is installed and usable for this configuration (runtime, default models, Python, trainer, store). */
+  doctor(): Promise<HealthCheck[]> {
+    return healthChecks(this.config, this.models);
   }
 
   /** The knowledge base; `create: false` refuses to start an empty one where none exists. */
   knowledgeBase(options: { create?: boolean } = {}): Promise<KnowledgeBase> {
-    this.#kb ??= KnowledgeBase.open(this.config, this.models, options);
+    this.#kb ??= KnowledgeBase.open(this.config, this.models, {
+      ...options,
+      ...(this.#parts.store ? { store: this.#parts.store } : {}),
+    });
     this.#kb.catch(() => {
       this.#kb = undefined;
     });
@@ -193,9 +232,11 @@ export class Attune {
     // Through the knowledge base: a mistyped ATTUNE_DIR is an error, never a new empty audit log.
     this.#audit ??= this.knowledgeBase({ create: false }).then(
       (): Promise<AuditLog> =>
-        this.config.store.kind === 'postgres'
-          ? PostgresAuditLog.open({ url: this.config.store.url ?? '' })
-          : LanceAuditLog.open(join(this.config.dir, 'audit')),
+        this.#parts.audit
+          ? Promise.resolve(this.#parts.audit)
+          : this.config.store.kind === 'postgres'
+            ? PostgresAuditLog.open({ url: this.config.store.url ?? '' })
+            : LanceAuditLog.open(join(this.config.dir, 'audit')),
     );
     this.#audit.catch(() => {
       this.#audit = undefined;
@@ -757,8 +798,16 @@ export class Attune {
     return (await this.knowledgeBase({ create: false })).remove(id);
   }
 
-  async versions(): Promise<KbVersion[]> {
-    return (await this.knowledgeBase({ create: false })).versions();
+  /**
+   * The knowledge-base versions as this principal may see them. Numbers and times are shared by
+   * everyone (an answer names the version it read); what changed is not: the counts and the note
+   * (which names documents: `upload <name>`, `rm <id>`) are an admin's only, so a reader cannot
+   * learn of a document outside their ACL from the history.
+   */
+  async versions(principal: Principal): Promise<VersionView[]> {
+    const { admin } = checkPrincipal(principal);
+    const versions = await (await this.knowledgeBase({ create: false })).versions();
+    return admin ? versions : versions.map(({ number, createdAt }) => ({ number, createdAt }));
   }
 
   /**

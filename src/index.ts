@@ -3,12 +3,15 @@ export * from './answer/index.ts';
 export {
   Attune,
   type AttuneOptions,
+  type AttuneParts,
   type FinetuneOptions,
   type FinetuneRunOptions,
   type ModelCatalogEntry,
+  type VersionView,
 } from './attune.ts';
 export * from './audit/index.ts';
 export * from './config/index.ts';
+export * from './doctor/index.ts';
 export * from './editorial/index.ts';
 export * from './eval/index.ts';
 export * from './finetune/index.ts';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type AuditLog, LanceAuditLog } from '../audit/index.ts';
+import { type AuditLog, AuditWriteError, LanceAuditLog } from '../audit/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { KnowledgeBase } from '../knowledge/index.ts';
 import type { ChatCallOptions, ChatModel, ChatResult, ChatStreamPart } from '../models/model-spec.ts';
@@ -272,6 +272,42 @@ describe('Answers on the default local models: two-file knowledge base and the h
     assert.deepEqual(parts, [], 'no sources, no text');
     await log.close();
     rmSync(dir, { force: true });
+  });
+
+  it('fails closed when the record cannot be written after the answer is made (a disk that fills up)', async () => {
+    const dir = join(work, 'audit-fills');
+    const real = await LanceAuditLog.open(dir);
+    // The probe passes (there was room when the question came); the record's write does not.
+    const full: AuditLog = {
+      specificationVersion: real.specificationVersion,
+      provider: real.provider,
+      append: async () => {
+        throw Object.assign(new Error('No space left on device (os error 28)'), { code: 'ENOSPC' });
+      },
+      get: (id, principal) => real.get(id, principal),
+      list: (principal, options) => real.list(principal, options),
+      findByCacheKey: (key) => real.findByCacheKey(key),
+      assertWritable: () => real.assertWritable(),
+      close: () => real.close(),
+    };
+    const closed = new Answerer({
+      ...base,
+      audit: full,
+      retriever: new Retriever({ store: kb.store, embedder: base.embedder }),
+      store: kb.store,
+    });
+    const parts: string[] = [];
+    const failure = await (async () => {
+      for await (const part of closed.stream('Where do orders ship from?', {
+        principal: reader,
+        cache: false,
+      }))
+        parts.push(part.type);
+    })().catch((error: unknown) => error);
+    assert.ok(failure instanceof AuditWriteError, String(failure));
+    assert.match(failure.message, /ENOSPC.*withdrawn.*no answer it cannot record/);
+    assert.ok(!parts.includes('done'), `the checked answer is never handed out: ${parts.join(',')}`);
+    await real.close();
   });
 
   it('a cached answer keeps its sources whole (text and location), from memory or from the audit log', async () => {

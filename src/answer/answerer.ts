@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditEvidence, AuditLog, AuditRecord } from '../audit/index.ts';
+import { type AuditEvidence, type AuditLog, type AuditRecord, AuditWriteError } from '../audit/index.ts';
 import { AttuneError } from '../models/model-error.ts';
 import type {
   ChatMessage,
@@ -72,6 +72,8 @@ export type AnswerSource = {
   /** Heading path and page, where known. */
   location: string;
   snippet: string;
+  /** The whole passage, as the model read it. */
+  text: string;
   /** Knowledge-base version of this chunk's text. */
   version: number;
   score: number;
@@ -197,11 +199,22 @@ export class Answerer {
     try {
       yield* this.#run(question, options, record, started);
     } catch (error) {
+      // The log that just refused the answer's record is not asked again for the failure's.
+      if (error instanceof AuditWriteError) throw error;
       record.status = 'failed';
       record.error = { name: (error as Error).name, message: (error as Error).message };
       record.timings.totalMs = performance.now() - started;
-      await this.#o.audit?.append(record);
+      await this.#append(record);
       throw error;
+    }
+  }
+
+  /** Every record goes through here: a failed write is an AuditWriteError, never a raw store error. */
+  async #append(record: AuditRecord): Promise<void> {
+    try {
+      await this.#o.audit?.append(record);
+    } catch (error) {
+      throw new AuditWriteError(error);
     }
   }
 
@@ -249,15 +262,23 @@ export class Answerer {
       // The key holds the recorded version, but what a reader may see can change without one (a
       // write that crashed before its version was recorded): a hit is served only while every
       // passage it shows is still there, unchanged, for this principal.
-      const hit = found && (await this.#stillReadable(found, options.principal)) ? found : undefined;
-      if (hit) {
-        const result: AnswerResult = { ...hit, cached: true, auditId: record.id, question: rawQuestion };
+      const texts = found ? await this.#stillReadable(found, options.principal) : undefined;
+      const hit = texts ? found : undefined;
+      if (hit && texts) {
+        const result: AnswerResult = {
+          ...hit,
+          // A hit from the audit log holds snippets only: the passages come from the store.
+          sources: hit.sources.map((s) => ({ ...s, text: texts.get(s.chunkId) ?? s.text })),
+          cached: true,
+          auditId: record.id,
+          question: rawQuestion,
+        };
         Object.assign(record, this.#recordFields(result), {
           status: result.abstained ? 'abstained' : 'answered',
           cachedFrom: hit.auditId,
           timings: { ...zeroTimings(), totalMs: performance.now() - started },
         });
-        await this.#o.audit?.append(record);
+        await this.#append(record);
         yield { type: 'sources', sources: result.sources };
         yield { type: 'text-delta', delta: result.answer };
         yield { type: 'done', result };
@@ -484,17 +505,22 @@ export class Answerer {
     return question;
   }
 
-  async #stillReadable(result: AnswerResult, principal: Principal): Promise<boolean> {
+  /** The cited passages' texts by chunk id, or undefined when any of them is no longer readable as it was. */
+  async #stillReadable(result: AnswerResult, principal: Principal): Promise<Map<string, string> | undefined> {
     const wanted = new Map<string, { chunkId: string; version: number }[]>();
     for (const s of result.sources) wanted.set(s.docId, [...(wanted.get(s.docId) ?? []), s]);
     if (result.closest && !wanted.has(result.closest.docId)) wanted.set(result.closest.docId, []);
+    const texts = new Map<string, string>();
     for (const [docId, chunks] of wanted) {
       const stored = await this.#o.store.getChunks(docId, principal);
-      if (stored.length === 0) return false;
-      for (const c of chunks)
-        if (!stored.some((x) => x.id === c.chunkId && x.version === c.version)) return false;
+      if (stored.length === 0) return undefined;
+      for (const c of chunks) {
+        const same = stored.find((x) => x.id === c.chunkId && x.version === c.version);
+        if (!same) return undefined;
+        texts.set(c.chunkId, same.text);
+      }
     }
-    return true;
+    return texts;
   }
 
   async #fromAuditLog(cacheKey: string): Promise<AnswerResult | undefined> {
@@ -516,6 +542,7 @@ export class Answerer {
           source: e.source,
           location: e.location ?? '',
           snippet: e.snippet ?? '',
+          text: e.snippet ?? '',
           version: e.chunkVersion,
           score: e.scores.rerank ?? e.scores.fused,
         })),
@@ -654,7 +681,7 @@ export class Answerer {
   }
 
   async *#finish(record: AuditRecord, sources: AnswerSource[], cacheKey: string | undefined) {
-    await this.#o.audit?.append(record);
+    await this.#append(record);
     const result: AnswerResult = {
       auditId: record.id,
       question: record.question,
@@ -888,6 +915,7 @@ function answerSource(n: number, e: Evidence): AnswerSource {
     source: e.document.source,
     location: location(e),
     snippet: text.length > 160 ? `${text.slice(0, 157)}...` : text,
+    text: e.chunk.text,
     version: e.chunk.version,
     score: e.score,
   };

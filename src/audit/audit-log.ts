@@ -1,3 +1,4 @@
+import { AttuneError } from '../models/model-error.ts';
 import { checkPrincipal, type Principal } from '../store/principal.ts';
 import type { AuditRecord } from './audit-record.ts';
 
@@ -35,4 +36,22 @@ export interface AuditLog {
 
 export function canReadAudit(record: Pick<AuditRecord, 'principal'>, principal: Principal): boolean {
   return checkPrincipal(principal).admin === true || record.principal.user === principal.user;
+}
+
+/**
+ * An answer's audit record could not be written, after the answer was made: the answer is withdrawn
+ * (Attune shows nothing it cannot record), and this says why.
+ */
+export class AuditWriteError extends AttuneError {
+  constructor(cause: unknown) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message ?? String(cause);
+    super(
+      `The answer's audit record could not be written (${reason}), so the answer is withdrawn, and any draft shown with it: Attune gives no answer it cannot record.`,
+      {
+        hint: 'Free space where the audit log lives (the knowledge-base directory or database), then ask again.',
+        cause,
+      },
+    );
+    this.name = 'AuditWriteError';
+  }
 }

@@ -1,4 +1,4 @@
-export { type AuditListOptions, type AuditLog, canReadAudit } from './audit-log.ts';
+export { type AuditListOptions, type AuditLog, AuditWriteError, canReadAudit } from './audit-log.ts';
 export type {
   AuditCitation,
   AuditEvidence,

@@ -5,7 +5,7 @@ import type { AuditRecord } from '../audit/index.ts';
 import { resolveAdapter } from '../finetune/adapter-registry.ts';
 import { AttuneError } from '../models/model-error.ts';
 import type { CliContext } from './cli-context.ts';
-import { positiveInt, printable } from './flags.ts';
+import { positiveInt, printable, printableText } from './flags.ts';
 import { parsePrincipal } from './knowledge-command.ts';
 
 type AskFlags = {
@@ -59,7 +59,7 @@ export function registerAskCommands(program: Command, context: CliContext): void
         ...(adapter ? { adapter } : {}),
       })) {
         if (part.type === 'text-delta' && !flags.json) {
-          process.stdout.write(part.delta);
+          process.stdout.write(printableText(part.delta));
           streamed += part.delta;
         } else if (part.type === 'done') result = part.result;
       }
@@ -73,8 +73,8 @@ export function registerAskCommands(program: Command, context: CliContext): void
         if (streamed) process.stdout.write('\n');
         context.out(
           result.abstained
-            ? `\n${result.answer} (${describeAbstention(result)})`
-            : `\nWith sources: ${result.answer}`,
+            ? `\n${printableText(result.answer)} (${describeAbstention(result)})`
+            : `\nWith sources: ${printableText(result.answer)}`,
         );
       } else context.out('');
       for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -92,9 +92,9 @@ export function registerAskCommands(program: Command, context: CliContext): void
         for (const s of result.sources) {
           const cited = result.citations.some((c) => c.n === s.n) ? '*' : ' ';
           context.out(
-            `${cited}[${s.n}] ${s.title}${s.location ? ` › ${s.location}` : ''} (${s.source}, v${s.version})`,
+            `${cited}[${s.n}] ${printable(s.title)}${s.location ? ` › ${printable(s.location)}` : ''} (${printable(s.source)}, v${s.version})`,
           );
-          context.out(`      ${s.snippet}`);
+          context.out(`      ${printable(s.snippet)}`);
         }
       }
       context.out(
@@ -135,7 +135,7 @@ export function registerAskCommands(program: Command, context: CliContext): void
         }
         for (const r of records) {
           context.out(
-            `${r.id}  ${r.time}  ${r.principal.user.padEnd(12)} ${r.status.padEnd(9)} ${r.question.slice(0, 60)}`,
+            `${r.id}  ${r.time}  ${printable(r.principal.user).padEnd(12)} ${r.status.padEnd(9)} ${printable(r.question.slice(0, 60))}`,
           );
         }
         context.out(`${records.length} record(s)`);
@@ -162,10 +162,10 @@ export function registerAskCommands(program: Command, context: CliContext): void
       }
       const t = record.timings;
       context.out(
-        `${record.id} · ${record.time} · ${record.principal.user} · ${record.status}${record.abstainReason ? ` (${record.abstainReason})` : ''}`,
+        `${record.id} · ${record.time} · ${printable(record.principal.user)} · ${record.status}${record.abstainReason ? ` (${record.abstainReason})` : ''}`,
       );
-      context.out(`question: ${record.question}`);
-      context.out(`answer:   ${record.answer}`);
+      context.out(`question: ${printable(record.question)}`);
+      context.out(`answer:   ${printableText(record.answer)}`);
       if (record.error) context.out(`error:    ${record.error.name}: ${record.error.message}`);
       context.out(
         `model ${record.model.id}${record.model.adapter ? ` + adapter ${record.model.adapter.id}` : ''} · mode ${record.mode} · knowledge base v${record.kbVersion ?? '-'} · prompt ${record.prompt.tokens}/${record.prompt.contextSize} tokens · out ${record.usage.outputTokens}`,
@@ -182,17 +182,19 @@ export function registerAskCommands(program: Command, context: CliContext): void
           .map(([k, v]) => `${k} ${v.toFixed(3)}`)
           .join(', ');
         context.out(
-          `  ${e.n ? `[${e.n}]` : ' - '} ${e.chunkId} v${e.chunkVersion} sha256:${e.contentHash.slice(0, 12)} rank ${e.rank} (${scores})${e.excluded ? ` excluded: ${e.excluded}` : ''}`,
+          `  ${e.n ? `[${e.n}]` : ' - '} ${printable(e.chunkId)} v${e.chunkVersion} sha256:${e.contentHash.slice(0, 12)} rank ${e.rank} (${scores})${e.excluded ? ` excluded: ${e.excluded}` : ''}`,
         );
       }
       for (const s of record.groundedness.sentences) {
         context.out(
-          `  ${s.supported ? 'supported  ' : 'unsupported'} lexical ${s.lexicalSupport.toFixed(2)} semantic ${s.semanticSupport.toFixed(2)} [${s.cited.join(',')}] ${s.text}`,
+          `  ${s.supported ? 'supported  ' : 'unsupported'} lexical ${s.lexicalSupport.toFixed(2)} semantic ${s.semanticSupport.toFixed(2)} [${s.cited.join(',')}] ${printable(s.text)}`,
         );
       }
       for (const d of documents ?? []) {
-        context.out(`\n--- ${d.docId} as at v${d.version} ---`);
-        context.out(d.text ?? '(no longer visible or pruned from history)');
+        context.out(`\n--- ${printable(d.docId)} as at v${d.version} ---`);
+        context.out(
+          d.text === undefined ? '(no longer visible or pruned from history)' : printableText(d.text),
+        );
       }
     });
   audit

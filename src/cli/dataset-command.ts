@@ -1,4 +1,3 @@
-import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import {
   type ChatExample,
@@ -16,7 +15,7 @@ import {
   readDataset,
   redactedFileName,
   scanDatasetFile,
-  splitDataset,
+  splitDatasetFile,
   toChatJsonl,
   validateDatasetFile,
   writeChatJsonl,
@@ -162,25 +161,17 @@ export function registerDatasetCommands(program: Command, context: CliContext): 
           json?: boolean;
         },
       ) => {
-        const examples = readableExamples(await readDataset(file, importOptions(flags)));
-        const split = splitDataset(examples, {
+        const summary = await splitDatasetFile(file, {
+          ...importOptions(flags),
           validationShare: parseNumber(flags.validationShare, '--validation-share'),
           seed: parseInteger(flags.seed, '--seed'),
+          ...(flags.outDir ? { outDir: flags.outDir } : {}),
+          keepMeta: flags.keepMeta === true,
         });
-        const base = join(flags.outDir ?? dirname(file), basename(file, extname(file)));
-        const trainFile = `${base}.train.jsonl`;
-        const validationFile = `${base}.validation.jsonl`;
-        // These are the files handed to a trainer: plain OpenAI chat JSONL unless meta is asked for.
-        await writeChatJsonl(trainFile, split.train, { includeMeta: flags.keepMeta === true });
-        await writeChatJsonl(validationFile, split.validation, { includeMeta: flags.keepMeta === true });
-        const summary = {
-          train: { file: trainFile, examples: split.train.length },
-          validation: { file: validationFile, examples: split.validation.length },
-        };
         if (flags.json) context.out(JSON.stringify(summary, null, 2));
         else {
-          context.out(`train:      ${trainFile} (${split.train.length} examples)`);
-          context.out(`validation: ${validationFile} (${split.validation.length} examples)`);
+          context.out(`train:      ${summary.train.file} (${summary.train.examples} examples)`);
+          context.out(`validation: ${summary.validation.file} (${summary.validation.examples} examples)`);
         }
       },
     );

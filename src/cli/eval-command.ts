@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
-  comparePaired,
   type EvalReport,
   formatSummaryTable,
   type PairedComparison,
@@ -167,29 +166,14 @@ export function registerEvalCommands(program: Command, context: CliContext): voi
         throw new AttuneError(`--metric "${flags.metric}" is not a metric.`, {
           hint: `Use one of: ${Object.keys(pairedMetrics).join(', ')}`,
         });
-      const runs = context.attune().evalRuns();
-      const side = (ref: string) => {
-        const [run, strategy] = ref.includes(':')
-          ? [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)]
-          : [ref, undefined];
-        const report = runs.report(run === 'latest' ? (runs.latest() ?? run) : run);
-        const names = report.config.strategies.map((s) => s.name);
-        const chosen = strategy ?? names[0]!;
-        if (!names.includes(chosen))
-          throw new AttuneError(`Run ${report.config.id} has no strategy "${chosen}".`, {
-            hint: `It has: ${names.join(', ')}`,
-          });
-        return { report, strategy: chosen, outcomes: report.outcomes.filter((o) => o.strategy === chosen) };
-      };
-      const left = side(a);
-      const right = side(b);
-      if (left.report.config.testSet.contentSha256 !== right.report.config.testSet.contentSha256)
+      const { comparison, sameTestSet } = context
+        .attune()
+        .evalRuns()
+        .compare(a, b, flags.metric as PairedMetric);
+      if (!sameTestSet)
         process.stderr.write(
           'warning: the two runs used different test sets; only questions with the same id are paired\n',
         );
-      const comparison = comparePaired(left.outcomes, right.outcomes, flags.metric as PairedMetric, {
-        names: [`${left.report.config.id}:${left.strategy}`, `${right.report.config.id}:${right.strategy}`],
-      });
       if (flags.json) return context.out(JSON.stringify(comparison));
       printComparison(context, comparison);
     });

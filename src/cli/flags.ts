@@ -15,3 +15,13 @@ export function printable(text: string): string {
     (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`,
   );
 }
+
+/**
+ * Text that may run over lines (an answer, a passage): line breaks and tabs stay, every other
+ * control character (a terminal escape, a carriage return that overwrites a line) is shown escaped.
+ */
+export function printableText(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) =>
+    c === '\n' || c === '\t' ? c : `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`,
+  );
+}

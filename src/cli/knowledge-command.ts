@@ -92,7 +92,7 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
         for (const d of list) {
           const readers = d.acl.public
             ? 'public'
-            : [...d.acl.groups.map((g) => `@${g}`), ...d.acl.users].join(',') || 'admins';
+            : printable([...d.acl.groups.map((g) => `@${g}`), ...d.acl.users].join(',')) || 'admins';
           context.out(
             `${printable(d.id).padEnd(40)} v${String(d.version).padEnd(4)} ${String(d.chunkCount).padStart(4)} chunks  ${readers}`,
           );
@@ -107,14 +107,13 @@ export function registerKnowledgeCommands(program: Command, context: CliContext)
     .option('--version <n>', 'the document as it was at this knowledge-base version')
     .option('--json', 'machine-readable output')
     .action(async (id: string, flags: { principal?: string; version?: string; json?: boolean }) => {
-      const kb = await context.knowledgeBase({ create: false });
-      const principal = parsePrincipal(flags.principal);
-      const snapshot = flags.version
-        ? await kb.store.documentAt(id, positiveInt(flags.version, '--version'), principal)
-        : await (async () => {
-            const document = await kb.store.getDocument(id, principal);
-            return document ? { document, chunks: await kb.store.getChunks(id, principal) } : undefined;
-          })();
+      const snapshot = await context
+        .attune()
+        .document(
+          id,
+          parsePrincipal(flags.principal),
+          flags.version ? { version: positiveInt(flags.version, '--version') } : {},
+        );
       if (!snapshot) {
         throw new AttuneError(
           `No document "${id}"${flags.version ? ` at version ${flags.version}` : ''} is visible.`,

@@ -145,6 +145,14 @@ describe('eval, end to end with real models', () => {
     const c = JSON.parse(compare.stdout);
     assert.equal(c.matched, 4);
     assert.ok(c.meanDelta > 0);
+    // The same comparison is a library call; the command only renders it.
+    const library = attune.evalRuns().compare(`${report.config.id}:base`, `${report.config.id}:rag`);
+    assert.deepEqual(library.comparison, c);
+    assert.equal(library.sameTestSet, true);
+    assert.throws(
+      () => attune.evalRuns().compare(report.config.id, `${report.config.id}:nope`),
+      /no strategy "nope"/,
+    );
     const flags = [
       '--change-frequency',
       'daily',

@@ -17,6 +17,8 @@ import type { AnswerResult } from '../answer/index.ts';
 import { AttuneError } from '../models/model-error.ts';
 import {
   failedOutcome,
+  type PairedMetric,
+  pairedMetrics,
   type QuestionOutcome,
   type StrategySummary,
   scoreAnswer,
@@ -188,6 +190,42 @@ export class EvalRunStore {
     return this.list()
       .filter((id) => existsSync(join(this.dir, id, 'report.json')))
       .at(-1);
+  }
+
+  /**
+   * A paired comparison of two stored runs, or of two strategies: each side is `run`, `run:strategy`,
+   * `latest` or `latest:strategy` (a run alone means its first strategy). Questions pair by id;
+   * `sameTestSet` says whether both runs used the same test set (by its content hash).
+   */
+  compare(
+    a: string,
+    b: string,
+    metric: PairedMetric = 'f1',
+  ): { comparison: PairedComparison; sameTestSet: boolean } {
+    if (!(metric in pairedMetrics))
+      throw new AttuneError(`Metric "${metric}" is not a paired metric.`, {
+        hint: `Use one of: ${Object.keys(pairedMetrics).join(', ')}`,
+      });
+    const side = (ref: string) => {
+      const cut = ref.lastIndexOf(':');
+      const [run, strategy] = cut >= 0 ? [ref.slice(0, cut), ref.slice(cut + 1)] : [ref, undefined];
+      const report = this.report(run === 'latest' ? (this.latest() ?? run) : run);
+      const names = report.config.strategies.map((s) => s.name);
+      const chosen = strategy ?? names[0]!;
+      if (!names.includes(chosen))
+        throw new AttuneError(`Run ${report.config.id} has no strategy "${chosen}".`, {
+          hint: `It has: ${names.join(', ')}`,
+        });
+      return { report, strategy: chosen, outcomes: report.outcomes.filter((o) => o.strategy === chosen) };
+    };
+    const left = side(a);
+    const right = side(b);
+    return {
+      comparison: comparePaired(left.outcomes, right.outcomes, metric, {
+        names: [`${left.report.config.id}:${left.strategy}`, `${right.report.config.id}:${right.strategy}`],
+      }),
+      sameTestSet: left.report.config.testSet.contentSha256 === right.report.config.testSet.contentSha256,
+    };
   }
 }
 

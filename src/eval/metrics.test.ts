@@ -46,6 +46,7 @@ const source = (n: number, docId: string) => ({
   source: docId,
   location: '',
   snippet: '',
+  text: '',
   version: 1,
   score: 1,
 });

@@ -1,5 +1,8 @@
+import { basename, dirname, extname, join } from 'node:path';
 import { AttuneError } from '../models/model-error.ts';
 import type { ChatExample } from './chat-example.ts';
+import { writeChatJsonl } from './dataset-export.ts';
+import { type ImportOptions, readableExamples, readDataset } from './dataset-import.ts';
 import { exampleKey } from './dataset-validation.ts';
 
 export type SplitOptions = {
@@ -50,6 +53,34 @@ export function splitDataset(examples: ChatExample[], options: SplitOptions): Da
   return {
     train: examples.filter((_, i) => !held.has(i)),
     validation: examples.filter((_, i) => held.has(i)),
+  };
+}
+
+export type SplitFileOptions = SplitOptions &
+  ImportOptions & {
+    /** Default: beside the input. */
+    outDir?: string;
+    /** Keep each example's meta (source, chunk ids); hosted trainers may reject the extra key. */
+    keepMeta?: boolean;
+  };
+
+/**
+ * Splits a dataset file (any supported format) into `<name>.train.jsonl` and
+ * `<name>.validation.jsonl`, plain OpenAI chat JSONL: the files handed to a trainer.
+ */
+export async function splitDatasetFile(
+  file: string,
+  options: SplitFileOptions,
+): Promise<{ train: { file: string; examples: number }; validation: { file: string; examples: number } }> {
+  const split = splitDataset(readableExamples(await readDataset(file, options)), options);
+  const base = join(options.outDir ?? dirname(file), basename(file, extname(file)));
+  const train = `${base}.train.jsonl`;
+  const validation = `${base}.validation.jsonl`;
+  await writeChatJsonl(train, split.train, { includeMeta: options.keepMeta === true });
+  await writeChatJsonl(validation, split.validation, { includeMeta: options.keepMeta === true });
+  return {
+    train: { file: train, examples: split.train.length },
+    validation: { file: validation, examples: split.validation.length },
   };
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import type { Models } from '../models/models.ts';
 import { SMALL_CHAT_MODEL, testModels } from '../models/testing.ts';
 import type { ChatExample } from './chat-example.ts';
 import { formatIssue } from './dataset-issue.ts';
-import { splitDataset } from './dataset-split.ts';
+import { splitDataset, splitDatasetFile } from './dataset-split.ts';
 import {
   countExampleTokens,
   datasetStats,
@@ -228,6 +228,34 @@ describe('splitDataset', () => {
     assert.equal(splitDataset(many(3), { validationShare: 0.1, seed: 1 }).validation.length, 1);
     assert.equal(splitDataset(many(3), { validationShare: 0, seed: 1 }).validation.length, 0);
     assert.throws(() => splitDataset(many(3), { validationShare: 1, seed: 1 }), /validationShare/);
+  });
+
+  it('splits a file into train and validation JSONL beside it (or in outDir), meta dropped unless kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attune-split-'));
+    try {
+      const file = join(dir, 'support.jsonl');
+      const rows = many(10).map((e, i) => ({ ...e, meta: { source: `doc-${i}` } }));
+      writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+      const split = await splitDatasetFile(file, { validationShare: 0.2, seed: 1 });
+      assert.equal(split.train.file, join(dir, 'support.train.jsonl'));
+      assert.deepEqual([split.train.examples, split.validation.examples], [8, 2]);
+      const lines = readFileSync(split.validation.file, 'utf8').trim().split('\n');
+      assert.equal(lines.length, 2);
+      assert.ok(
+        lines.every((l) => !('meta' in JSON.parse(l))),
+        'plain chat JSONL for a trainer',
+      );
+      const kept = await splitDatasetFile(file, {
+        validationShare: 0.2,
+        seed: 1,
+        outDir: join(dir, 'out'),
+        keepMeta: true,
+      });
+      assert.equal(kept.train.file, join(dir, 'out', 'support.train.jsonl'));
+      assert.ok(readFileSync(kept.train.file, 'utf8').includes('"meta"'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('nearest-rank p95', () => {

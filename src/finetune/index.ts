@@ -27,10 +27,12 @@ export {
 export { DatasetError, type DatasetIssue, formatIssue } from './dataset-issue.ts';
 export {
   type DatasetSplit,
+  type SplitFileOptions,
   type SplitOptions,
   seededRandom,
   shuffle,
   splitDataset,
+  splitDatasetFile,
 } from './dataset-split.ts';
 export {
   countExampleTokens,

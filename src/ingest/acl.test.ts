@@ -58,5 +58,12 @@ describe('ACL resolution', () => {
       () => parseAclSidecar('{"public":"no"}', 'a.md.acl.json'),
       /"public" must be true or false/,
     );
+    // A group name with a newline or a terminal escape would forge lines where readers are printed.
+    for (const name of ['hr\nadmins', 'hr\u001b[2K', '  '])
+      assert.throws(
+        () => parseAclSidecar(JSON.stringify({ groups: [name] }), 'a.md.acl.json'),
+        /a\.md\.acl\.json: "groups" (holds .* control characters|must be a list of non-empty strings)/,
+        JSON.stringify(name),
+      );
   });
 });

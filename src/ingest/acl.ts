@@ -85,9 +85,16 @@ export function parseAclSidecar(text: string, sidecarName: string): Acl {
   const list = (key: 'groups' | 'users'): string[] => {
     const entry = record[key];
     if (entry === undefined) return [];
-    if (!Array.isArray(entry) || !entry.every((v) => typeof v === 'string' && v.length > 0)) {
+    if (!Array.isArray(entry) || !entry.every((v) => typeof v === 'string' && v.trim().length > 0)) {
       throw new IngestError(`ACL file ${sidecarName}: "${key}" must be a list of non-empty strings`);
     }
+    // The same rule as a principal's names: a name no principal can have would only forge lines
+    // where readers are printed.
+    const bad = entry.find((v: string) => /[\p{Cc}\u2028\u2029]/u.test(v));
+    if (bad !== undefined)
+      throw new IngestError(
+        `ACL file ${sidecarName}: "${key}" holds ${JSON.stringify(bad)}, which has control characters; names are printable text`,
+      );
     return entry as string[];
   };
   // A sidecar exists to restrict: without an explicit "public": true the document is private.

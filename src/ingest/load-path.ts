@@ -30,7 +30,7 @@ export function documentIdForPath(path: string, idRoot: string): string {
 export async function listFiles(
   root: string,
   options: Pick<LoadOptions, 'include' | 'exclude'> & {
-    onSkip?: (path: string, reason: string) => void;
+    onSkip?: (path: string, reason: string, kind: 'link' | 'folder') => void;
   } = {},
 ): Promise<string[]> {
   const base = resolve(root);
@@ -41,7 +41,13 @@ export async function listFiles(
     let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
-    } catch {
+    } catch (error) {
+      // Reported, never passed over: a folder that cannot be listed is not a folder that is empty.
+      options.onSkip?.(
+        dir,
+        `skipped: folder could not be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); what is stored from it is kept as it was`,
+        'folder',
+      );
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -66,6 +72,7 @@ export async function listFiles(
             : inside
               ? `skipped: symbolic link to ${relative(base, target).split(sep).join('/')}, which is synced under its own name and ACL`
               : 'skipped: symbolic link leading outside the synced folder (links are not followed)',
+          'link',
         );
         continue;
       }
@@ -164,17 +171,22 @@ export async function loadPath(
   }
   // A file named explicitly is loaded whatever the globs say: the user asked for it.
   const skipped: LoadResult[] = [];
+  const idRoot = resolve(options.idRoot ?? (info.isDirectory() ? base : dirname(base)));
   const files = info.isDirectory()
     ? await listFiles(base, {
         ...options,
-        onSkip: (path, reason) => {
-          const result: LoadResult = { ok: false, source: path, reason };
+        onSkip: (path, reason, kind) => {
+          const result: LoadResult = {
+            ok: false,
+            source: path,
+            reason,
+            ...(kind === 'folder' ? { folderId: documentIdForPath(path, idRoot) } : {}),
+          };
           skipped.push(result);
           options.onResult?.(result);
         },
       })
     : [base];
-  const idRoot = resolve(options.idRoot ?? (info.isDirectory() ? base : dirname(base)));
   const perFile: LoadResult[][] = new Array(files.length);
   let next = 0;
   const worker = async () => {

@@ -13,6 +13,11 @@ export type LoadResult =
       source: string;
       /** The document id it would have had, when known (lets a sync keep the previous version). */
       id?: string;
+      /**
+       * A folder that could not be read: the id prefix of the documents under it, which a sync
+       * keeps as they were instead of taking them for deleted.
+       */
+      folderId?: string;
       reason: string;
     };
 

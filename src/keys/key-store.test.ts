@@ -57,3 +57,16 @@ test('a damaged key file fails closed and names the file', () => {
     (e: unknown) => e instanceof KeyError && e.message.includes(keys.path),
   );
 });
+
+test('a key file in a directory that is a file (a mistyped ATTUNE_DIR) is a named error, not a stack trace', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attune-keys-'));
+  writeFileSync(join(dir, 'not-a-dir'), 'x');
+  const keys = new KeyStore(join(dir, 'not-a-dir', 'keys.json'));
+  assert.throws(
+    () => keys.list(),
+    (error: unknown) =>
+      error instanceof KeyError && /ENOTDIR/.test(error.message) && /ATTUNE_DIR/.test(error.hint ?? ''),
+  );
+  // Fail closed: nobody authenticates against a key file that cannot be read.
+  assert.throws(() => keys.authenticate('attune_00000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), KeyError);
+});

@@ -51,8 +51,15 @@ export class KeyStore {
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return [];
+      // ENOTDIR: the directory it should be in is a file (a mistyped ATTUNE_DIR); EISDIR, EACCES…
+      throw new KeyError(
+        `${this.path}: the key file cannot be read (${code ?? (error as Error).message}).`,
+        code === 'ENOTDIR'
+          ? `${dirname(this.path)} is not a directory: point ATTUNE_DIR (or --dir) at the knowledge-base directory.`
+          : 'Check the file and its permissions; keys are kept in <ATTUNE_DIR>/keys.json.',
+      );
     }
     try {
       const parsed = JSON.parse(text) as { keys?: ApiKeyRecord[] };

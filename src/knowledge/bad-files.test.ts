@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -145,16 +145,64 @@ describe('bad-file corpus', { timeout: 900_000 }, () => {
   });
 });
 
+describe('a folder that cannot be read', { timeout: 300_000 }, () => {
+  it('is named as a failure, and what is stored from it is kept, not taken for deleted', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'attune-unreadable-'));
+    const root = join(work, 'kb');
+    const team = join(root, 'team');
+    mkdirSync(team, { recursive: true });
+    writeFileSync(join(root, 'open.md'), '# Open\n\nThe open fact is three.\n');
+    writeFileSync(join(team, 'plan.md'), '# Plan\n\nThe team plan is nine.\n');
+    const env = { ATTUNE_DIR: join(work, '.attune') };
+    try {
+      const first = await syncWithPeakRss(root, env, work);
+      assert.equal(first.code, 0, first.stderr.slice(-2000));
+      chmodSync(team, 0o000);
+      // Root reads any folder: the second sync runs without the capabilities that let it.
+      const second = await syncWithPeakRss(root, env, work, { withoutDacOverride: process.getuid?.() === 0 });
+      chmodSync(team, 0o755);
+      assert.ok(second.stdout.trim().startsWith('{'), second.stderr.slice(-2000));
+      const summary = JSON.parse(second.stdout) as SyncSummary;
+      assert.equal(second.code, 1, 'the unread folder is a failure');
+      assert.equal(summary.removed, 0, 'nothing under it is taken for deleted');
+      const failure = summary.failures.find((f) => f.source === team);
+      assert.ok(failure, JSON.stringify(summary.failures));
+      assert.match(failure.reason, /folder could not be read \(EACCES\)/);
+      const attune = await Attune.open({ env, cwd: work });
+      try {
+        const ids = (await attune.listDocuments({ user: 'checker', groups: [], admin: true })).map(
+          (d) => d.id,
+        );
+        assert.deepEqual(ids.sort(), ['kb/open.md', 'kb/team/plan.md']);
+      } finally {
+        await attune.close();
+      }
+    } finally {
+      chmodSync(team, 0o755);
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
 /** `attune sync` under GNU time: its JSON summary, exit code and peak resident set (KB). */
 function syncWithPeakRss(
   root: string,
   env: Record<string, string>,
   cwd: string,
+  options: { withoutDacOverride?: boolean } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string; peakKb: number }> {
+  // util-linux setpriv: drop the permission-bypassing capabilities, so root obeys file modes.
+  const drop = options.withoutDacOverride
+    ? [
+        'setpriv',
+        '--bounding-set=-dac_override,-dac_read_search',
+        '--inh-caps=-dac_override,-dac_read_search',
+      ]
+    : [];
   return new Promise((resolve) => {
     const child = spawn(
       '/usr/bin/time',
-      ['-f', 'PEAK_RSS_KB %M', process.execPath, bin, 'sync', root, '--json'],
+      ['-f', 'PEAK_RSS_KB %M', ...drop, process.execPath, bin, 'sync', root, '--json'],
       {
         env: { ...process.env, ...env },
         cwd,

@@ -16,6 +16,7 @@ import {
   openKnowledgeStore,
   type Principal,
   parseStoreLocation,
+  redactUrl,
   type StoreLocation,
 } from '../store/index.ts';
 import { indexDirName, readPointer, writePointer } from './knowledge-base.ts';
@@ -109,11 +110,6 @@ async function openAudit(location: StoreLocation, create: boolean): Promise<Audi
 
 function describe(location: StoreLocation): string {
   if (location.kind === 'lancedb') return resolve(location.dir);
-  try {
-    const url = new URL(location.url);
-    if (url.password) url.password = '***';
-    return `${url.toString()}${location.schema ? `#${location.schema}` : ''}`;
-  } catch {
-    return 'postgres (unparsable URL)';
-  }
+  const shown = redactUrl(location.url);
+  return shown ? `${shown}${location.schema ? `#${location.schema}` : ''}` : 'postgres (unparsable URL)';
 }

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { Attune } from '../attune.ts';
 import { loadConfig } from '../config/index.ts';
 import type { Models } from '../models/models.ts';
 import { testModels } from '../models/testing.ts';
-import type { Principal } from '../store/index.ts';
+import { openPostgresStore, type Principal } from '../store/index.ts';
 import { type PgServer, startPgServer } from '../store/testing/pg-server.ts';
 import { KnowledgeBase, type SyncSummary } from './knowledge-base.ts';
 
@@ -76,6 +77,32 @@ describe('KnowledgeBase on PostgreSQL (real embedding model, real server)', () =
     const reader = await KnowledgeBase.open(config, models, { create: false });
     assert.equal((await reader.versions()).length, 2);
     await reader.close();
+  });
+
+  it('Attune runs over a store it is given (any backend), not the configured one', async () => {
+    const url = await server.createDatabase('kb_given_store');
+    const root = join(work, 'given', 'handbook');
+    cpSync(handbook, root, { recursive: true });
+    // The configuration says LanceDB in `dir`; the given PostgreSQL store must be the one used.
+    const dir = join(work, 'given', 'lance');
+    const config = loadConfig({ cwd: work, env: { ATTUNE_DIR: dir } });
+    assert.equal(config.store.kind, 'lancedb');
+    const store = await openPostgresStore({
+      url,
+      embedding: { modelId: config.models.embedding, dimensions: 384 },
+    });
+    const attune = Attune.fromConfig(config, { models, store });
+    const summary = await attune.sync([root]);
+    assert.deepEqual([summary.added, summary.failed], [5, 0]);
+    assert.equal((await attune.knowledgeBase()).store, store);
+    assert.ok((await attune.listDocuments(bob)).some((d) => d.id === 'handbook/security-policy.md'));
+    await attune.close();
+    assert.equal(existsSync(dir), false, 'nothing written to the configured LanceDB directory');
+    const check = new pg.Client({ connectionString: url });
+    await check.connect();
+    const { rows } = await check.query<{ n: string }>('SELECT count(*) AS n FROM attune.documents');
+    await check.end();
+    assert.ok(Number(rows[0]!.n) >= 5, 'the documents are in the given database');
   });
 
   it('lets two processes sync the same folder at once: one does the work, no duplicates, nothing lost', async () => {

@@ -228,6 +228,7 @@ export class KnowledgeBase {
 
     // 1. Load every source. A failed file is reported and its stored state left untouched.
     const seen = new Set<string>();
+    const unreadFolders: string[] = [];
     const documents: Document[] = [];
     let loaded = 0;
     for (const source of sources) {
@@ -247,6 +248,7 @@ export class KnowledgeBase {
           documents.push(result.document);
         } else {
           if (result.id) seen.add(result.id);
+          if (result.folderId !== undefined) unreadFolders.push(result.folderId);
           summary.failures.push({
             source: result.source,
             ...(result.id ? { id: result.id } : {}),
@@ -263,7 +265,10 @@ export class KnowledgeBase {
     const version = await this.store.beginWrite();
     this.#crash.hit('began');
     try {
-      return await this.#apply(sources, documents, removeMissing, seen, version, summary, started, options);
+      return await this.#apply(sources, documents, removeMissing, seen, version, summary, started, {
+        ...options,
+        unreadFolders,
+      });
     } finally {
       await this.store.endWrite();
     }
@@ -297,7 +302,7 @@ export class KnowledgeBase {
     version: number,
     summary: SyncSummary,
     started: number,
-    options: SyncOptions,
+    options: SyncOptions & { unreadFolders?: string[] },
   ): Promise<SyncSummary> {
     const embedder = await this.#models.embedding(this.#embeddingName);
     const tokenizer = await this.#models.tokenizer(this.#embeddingName);
@@ -332,7 +337,9 @@ export class KnowledgeBase {
       }
       pending.push({ document, chunks, existed: storedHash !== undefined });
     }
-    const toRemove = removeMissing ? this.#vanished(sources, seen, storedDocs) : [];
+    const toRemove = removeMissing
+      ? this.#vanished(sources, seen, storedDocs, options.unreadFolders ?? [])
+      : [];
     if (pending.length === 0 && toRemove.length === 0) {
       summary.version = (await this.store.currentVersion())?.number;
       summary.durationMs = performance.now() - started;
@@ -531,7 +538,12 @@ export class KnowledgeBase {
   }
 
   /** Stored documents that belong to these sources but were not seen in this run. */
-  #vanished(sources: string[], seen: Set<string>, stored: StoredDocument[]): string[] {
+  #vanished(
+    sources: string[],
+    seen: Set<string>,
+    stored: StoredDocument[],
+    unreadFolders: string[],
+  ): string[] {
     const prefixes = sources.map((s) => {
       if (isUrl(s)) return { exact: s.replace(/#.*$/, '') };
       const abs = resolve(s);
@@ -541,6 +553,8 @@ export class KnowledgeBase {
     const out: string[] = [];
     for (const doc of stored) {
       if (seen.has(doc.id)) continue;
+      // Under a folder that could not be read, absence proves nothing.
+      if (unreadFolders.some((f) => doc.id === f || doc.id.startsWith(`${f}/`))) continue;
       const belongs = prefixes.some((p) =>
         'exact' in p
           ? doc.id === p.exact || doc.id.startsWith(`${p.exact}#`)

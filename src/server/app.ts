@@ -421,11 +421,11 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
     createRoute({
       method: 'get',
       path: '/api/versions',
-      summary: 'Knowledge-base versions',
+      summary: 'Knowledge-base versions (what changed, counts and notes, for admin keys only)',
       security,
       responses: { 200: json(AnyJson, 'versions'), ...problems },
     }),
-    async (c) => c.json({ versions: await attune.versions() }, 200),
+    async (c) => c.json({ versions: await attune.versions(c.get('principal')) }, 200),
   );
 
   // --- search and answers ---------------------------------------------------------------------

@@ -69,7 +69,7 @@ export function attuneExtension(result: AnswerResult) {
       title: s.title,
       source: s.source,
       location: s.location,
-      text: s.snippet,
+      text: s.text,
       version: s.version,
       score: s.score,
     })),

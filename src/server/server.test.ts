@@ -192,6 +192,9 @@ describe('HTTP API: answers (real models)', () => {
     }
     assert.match(content, /Leeds/);
     assert.ok(last && 'attune' in last, 'the final chunk carries the attune extension');
+    // The same question again is a cache hit: its sources still carry the whole passage.
+    const extension = last.attune as { cached: boolean; sources: { text: string }[] };
+    assert.match(extension.sources[0]?.text ?? '', /Leeds warehouse within 2 business days/);
 
     const embeddings = await client.embeddings.create({ model: 'all-minilm-l6-v2', input: ['a', 'b'] });
     assert.equal(embeddings.data.length, 2);
@@ -275,6 +278,20 @@ describe('HTTP API: uploads and bad input', () => {
     const id = encodeURIComponent('uploads/bonus.md');
     assert.equal((await call(`/api/documents/${id}`, keys.ann)).status, 200);
     assert.equal((await call(`/api/documents/${id}`, keys.bob)).status, 404);
+    // The version history names the upload ("upload bonus.md") and counts it: for admins only.
+    type Versions = { versions: { number: number; note?: string; summary?: { added: number } }[] };
+    const forAdmin = (await (await call('/api/versions', keys.admin)).json()) as Versions;
+    assert.ok(forAdmin.versions.some((v) => v.note?.includes('bonus.md') && v.summary?.added === 1));
+    const forBob = await call('/api/versions', keys.bob);
+    assert.equal(forBob.status, 200);
+    const bobText = await forBob.text();
+    assert.ok(!bobText.includes('bonus') && !bobText.includes('summary'), bobText);
+    const bobVersions = (JSON.parse(bobText) as Versions).versions;
+    assert.deepEqual(
+      bobVersions.map((v) => v.number),
+      forAdmin.versions.map((v) => v.number),
+      'the numbers are shared',
+    );
     const asBob = new FormData();
     asBob.set('file', new File(['x'], 'x.md'));
     assert.equal((await call('/api/documents', keys.bob, { method: 'POST', body: asBob })).status, 403);

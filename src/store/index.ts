@@ -38,6 +38,7 @@ export {
   openPostgresStore,
   PostgresKnowledgeStore,
   type PostgresStoreOptions,
+  redactUrl,
 } from './postgres-store.ts';
 export {
   anonymous,

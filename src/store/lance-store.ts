@@ -61,6 +61,11 @@ export type LanceStoreOptions = {
   lockTimeoutMs?: number;
   /** Old table versions (LanceDB's own, not KB versions) older than this are deleted by `optimize`. Default 10 min. */
   cleanupOlderThanMs?: number;
+  /**
+   * ANN query settings once `optimize` has built the index: partitions probed (default 32) and the
+   * candidates re-ranked by exact distance, as a multiple of k (default 10).
+   */
+  ann?: { nprobes?: number; refineFactor?: number };
   /** For crash tests: runs after a write's new rows are appended and before they are made live. */
   afterRowsWritten?: (docIds: string[]) => void | Promise<void>;
 };
@@ -596,8 +601,8 @@ export class LanceKnowledgeStore implements KnowledgeStore {
       .query()
       .nearestTo(Array.from(vector))
       .distanceType('cosine')
-      .nprobes(ANN_NPROBES)
-      .refineFactor(ANN_REFINE_FACTOR)
+      .nprobes(this.#options.ann?.nprobes ?? ANN_NPROBES)
+      .refineFactor(this.#options.ann?.refineFactor ?? ANN_REFINE_FACTOR)
       .where(and(LIVE_CHUNKS, aclWhere(options.principal), filterWhere(options.filter)))
       .select([...HIT_COLUMNS, '_distance'])
       .limit(options.k)

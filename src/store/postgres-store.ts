@@ -227,15 +227,20 @@ async function readMeta(client: pg.PoolClient): Promise<Map<string, string>> {
   return new Map(rows.rows.map((r) => [r.key, r.value]));
 }
 
-/** The URL without its password, for messages. */
-function describeUrl(url: string, schema: string): string {
+/** A connection URL without its password, for messages; undefined when it does not parse. */
+export function redactUrl(url: string): string | undefined {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
-    return `${parsed.toString()} (schema ${schema})`;
+    return parsed.toString();
   } catch {
-    return `a PostgreSQL URL that does not parse (schema ${schema})`;
+    return undefined;
   }
+}
+
+function describeUrl(url: string, schema: string): string {
+  const shown = redactUrl(url);
+  return shown ? `${shown} (schema ${schema})` : `a PostgreSQL URL that does not parse (schema ${schema})`;
 }
 
 function validateEmbedding(embedding: EmbeddingModelInfo): void {

@@ -44,11 +44,12 @@ export type StoredChunk = {
 
 export type DocumentSnapshot = { document: StoredDocument; chunks: StoredChunk[] };
 
+/** `summary` and `note` come to admin keys only (they say what changed, and name documents). */
 export type KbVersion = {
   number: number;
   createdAt: string;
   note?: string;
-  summary: { added: number; changed: number; removed: number; failed: number; chunksEmbedded: number };
+  summary?: { added: number; changed: number; removed: number; failed: number; chunksEmbedded: number };
 };
 
 export type SyncSummary = {

@@ -224,10 +224,10 @@ export function Documents({ api }: { api: Api }) {
                       <tr key={v.number}>
                         <td>{v.number}</td>
                         <td>{when(v.createdAt)}</td>
-                        <td>{v.summary.added}</td>
-                        <td>{v.summary.changed}</td>
-                        <td>{v.summary.removed}</td>
-                        <td>{v.summary.failed}</td>
+                        <td>{v.summary?.added ?? '—'}</td>
+                        <td>{v.summary?.changed ?? '—'}</td>
+                        <td>{v.summary?.removed ?? '—'}</td>
+                        <td>{v.summary?.failed ?? '—'}</td>
                         <td>{v.note ?? ''}</td>
                       </tr>
                     ))}

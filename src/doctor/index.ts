@@ -1,0 +1,1 @@
+export { type HealthCheck, healthChecks } from './health-check.ts';
