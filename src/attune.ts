@@ -33,6 +33,7 @@ import {
   buildReport,
   type EvalProgress,
   type EvalReport,
+  type EvalRunConfig,
   EvalRunStore,
   type FreshnessResult,
   freezeTestSet,
@@ -249,10 +250,21 @@ export class Attune {
    * strategy names another (an evaluation compares several in one run).
    */
   answerer(
-    options: { chatModel?: string; systemPrompt?: string; evidenceSentences?: number } = {},
+    options: {
+      chatModel?: string;
+      systemPrompt?: string;
+      evidenceSentences?: number;
+      /** Off only to measure what the instruction filter prevents (AnswererOptions.instructionFilter). */
+      instructionFilter?: boolean;
+    } = {},
   ): Promise<Answerer> {
     const chatName = options.chatModel ?? this.config.models.chat;
-    const key = JSON.stringify([chatName, options.systemPrompt ?? null, options.evidenceSentences ?? null]);
+    const key = JSON.stringify([
+      chatName,
+      options.systemPrompt ?? null,
+      options.evidenceSentences ?? null,
+      options.instructionFilter ?? true,
+    ]);
     let answerer = this.#answerers.get(key);
     if (!answerer) {
       answerer = (async () => {
@@ -285,6 +297,7 @@ export class Attune {
           ...(options.evidenceSentences !== undefined
             ? { evidenceSentences: options.evidenceSentences }
             : {}),
+          ...(options.instructionFilter === false ? { instructionFilter: false } : {}),
         });
       })();
       this.#answerers.set(key, answerer);
@@ -505,6 +518,8 @@ export class Attune {
     judgeModel?: string;
     onProgress?: (p: EvalProgress) => void;
     onFreshnessProgress?: (done: number, total: number) => void;
+    /** Once the run is recorded (or found, to resume), before any question is answered. */
+    onCreated?: (run: EvalRunConfig) => void;
     abortSignal?: AbortSignal;
   }): Promise<{ report: EvalReport; paths: { json: string; html?: string } }> {
     const started = performance.now();
@@ -548,6 +563,7 @@ export class Attune {
         notes,
       });
     }
+    options.onCreated?.(run);
     const judge = options.judgeModel ? await this.models.chat(options.judgeModel) : undefined;
     const principal = run.principal;
     const answer = async (
@@ -854,6 +870,7 @@ export class Attune {
         failed: failures.length,
         chunksEmbedded: 0,
         failures,
+        skipped: [],
         durationMs: 0,
       };
     }

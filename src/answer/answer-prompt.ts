@@ -136,7 +136,15 @@ export function buildAnswerPrompt(options: BuildPromptOptions): AnswerPrompt {
 /** One numbered source, fenced so its text reads as a quotation whatever it contains. */
 export function renderSource(n: number, source: PromptSource): string {
   const text = defuseControlTokens(source.text).replaceAll('"""', '"\u200b""');
-  return `[${n}] ${source.title}${source.location ? ` (${source.location})` : ''}\n"""\n${text}\n"""`;
+  return `[${n}] ${headerText(source.title)}${source.location ? ` (${headerText(source.location)})` : ''}\n"""\n${text}\n"""`;
+}
+
+/**
+ * A title or location comes from the document as much as its text does: it is defused the same
+ * way, and kept to one line so it cannot open the quotation early or forge a "[n]" entry.
+ */
+function headerText(text: string): string {
+  return defuseControlTokens(text).replace(/\s+/g, ' ').replaceAll('"""', '"\u200b""').trim();
 }
 
 /** One numbered source on one line: line breaks go, so its text cannot start a forged "[n]" entry. */

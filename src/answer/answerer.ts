@@ -152,6 +152,11 @@ export type AnswererOptions = {
   checkPremise?: boolean;
   /** In-process answer cache entries (the audit log is the persistent cache). Default 500. */
   cacheSize?: number;
+  /**
+   * Take instructions to the model out of evidence before any prompt (`neutralizeInstructions`).
+   * Default true; false only to measure what it prevents (bench/injection.ts --no-filter).
+   */
+  instructionFilter?: boolean;
 };
 
 export class QuestionError extends AttuneError {
@@ -251,6 +256,7 @@ export class Answerer {
         seed: record.parameters.seed ?? null,
         judge: Boolean(options.judge && this.#o.judge),
         verifier: this.#o.verifier ? [this.#o.verifier.model.modelId, this.#o.verifier.threshold] : null,
+        ...(this.#o.instructionFilter === false ? { instructionFilter: false } : {}),
         // A version not recorded yet (its writer running or killed) keeps its number while more
         // of it goes live; its time changes with every write, so the key does too.
         kbState: current?.createdAt ?? null,
@@ -306,7 +312,7 @@ export class Answerer {
     record.evidence = evidence.map(auditEvidence);
     const usable: Evidence[] = [];
     const seen = evidence.map((e, i) => {
-      const clean = withoutInstructions(e);
+      const clean = this.#o.instructionFilter === false ? e : withoutInstructions(e);
       if (clean === undefined) {
         record.evidence[i]!.excluded = 'injection';
         record.warnings.push(
@@ -823,7 +829,7 @@ export class Answerer {
         ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
       });
       usable = retrieved.evidence
-        .map(withoutInstructions)
+        .map((e) => (this.#o.instructionFilter === false ? e : withoutInstructions(e)))
         .filter((e): e is Evidence => e !== undefined)
         .slice(0, k);
     }

@@ -34,6 +34,19 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
+/**
+ * `since` as the stored timestamps spell it (UTC ISO 8601), so the comparison is exact. A value
+ * that is not a date is an error, not a filter that silently matches nothing or everything.
+ */
+export function sinceTimestamp(since: string): string {
+  const time = /^\d{4}-\d{2}-\d{2}/.test(since) ? new Date(since) : new Date(Number.NaN);
+  if (Number.isNaN(time.getTime()))
+    throw new AttuneError(`since "${since}" is not a date.`, {
+      hint: 'Give an ISO 8601 date or time, e.g. 2026-12-01 or 2026-12-01T09:30:00Z.',
+    });
+  return time.toISOString();
+}
+
 export function canReadAudit(record: Pick<AuditRecord, 'principal'>, principal: Principal): boolean {
   return checkPrincipal(principal).admin === true || record.principal.user === principal.user;
 }

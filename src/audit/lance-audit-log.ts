@@ -6,7 +6,7 @@ import { Field, Schema, Utf8 } from 'apache-arrow';
 import { AttuneError } from '../models/model-error.ts';
 import { and, sqlString } from '../store/lance-sql.ts';
 import { checkPrincipal, type Principal } from '../store/principal.ts';
-import type { AuditListOptions, AuditLog } from './audit-log.ts';
+import { type AuditListOptions, type AuditLog, sinceTimestamp } from './audit-log.ts';
 import type { AuditRecord } from './audit-record.ts';
 
 const schema = new Schema([
@@ -87,7 +87,7 @@ export class LanceAuditLog implements AuditLog {
   async list(principal: Principal, options: AuditListOptions = {}): Promise<AuditRecord[]> {
     const where = and(
       ownerWhere(principal),
-      options.since ? `time >= ${sqlString(options.since)}` : undefined,
+      options.since ? `time >= ${sqlString(sinceTimestamp(options.since))}` : undefined,
       options.status ? `status = ${sqlString(options.status)}` : undefined,
     );
     const records = await this.#query(where);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { AttuneError } from '../models/model-error.ts';
 import type { Principal } from '../store/principal.ts';
-import type { AuditListOptions, AuditLog } from './audit-log.ts';
+import { type AuditListOptions, type AuditLog, sinceTimestamp } from './audit-log.ts';
 import type { AuditRecord } from './audit-record.ts';
 
 export type PostgresAuditLogOptions = {
@@ -95,7 +95,7 @@ export class PostgresAuditLog implements AuditLog {
     const params: unknown[] = [];
     const where = [ownerSql(principal, params)];
     if (options.since) {
-      params.push(options.since);
+      params.push(sinceTimestamp(options.since));
       where.push(`time >= $${params.length}`);
     }
     if (options.status) {

@@ -193,6 +193,13 @@ describe('attune CLI', () => {
     const version = await attune(['docs', 'show', 'handbook/customer-policies.md', '--version', 'abc'], env);
     assert.equal(version.code, 1);
     assert.match(version.stderr, /--version must be a positive whole number/);
+    const since = await attune(['audit', 'ls', '--since', 'notadate'], env);
+    assert.equal(since.code, 1);
+    assert.match(since.stderr, /since "notadate" is not a date/);
+    const future = JSON.parse((await attune(['audit', 'ls', '--since', '2999-01-01', '--json'], env)).stdout);
+    assert.deepEqual(future, []);
+    const past = JSON.parse((await attune(['audit', 'ls', '--since', '2000-01-01', '--json'], env)).stdout);
+    assert.ok(past.length > 0);
     const rm = await attune(['docs', 'rm', 'no/such/doc.md'], env);
     assert.equal(rm.code, 1);
     assert.match(rm.stderr, /no such document/);

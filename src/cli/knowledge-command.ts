@@ -198,6 +198,8 @@ function renderSummary(context: CliContext, s: SyncSummary): void {
     `${s.version === undefined ? 'no version' : `version ${s.version}`}: ${s.added} added, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged, ${s.failed} failed; ${s.chunksEmbedded} chunks embedded in ${(s.durationMs / 1000).toFixed(1)} s`,
   );
   for (const f of s.failures) context.out(`  failed: ${printable(f.source)}: ${printable(f.reason)}`);
+  for (const f of s.skipped)
+    context.out(`  skipped: ${printable(f.source)}: ${printable(f.reason.replace(/^skipped: /, ''))}`);
 }
 
 function aclFromFlags(flags: SyncFlags): Acl | undefined {

@@ -180,7 +180,7 @@ export async function loadPath(
             ok: false,
             source: path,
             reason,
-            ...(kind === 'folder' ? { folderId: documentIdForPath(path, idRoot) } : {}),
+            ...(kind === 'folder' ? { folderId: documentIdForPath(path, idRoot) } : { skipped: true }),
           };
           skipped.push(result);
           options.onResult?.(result);

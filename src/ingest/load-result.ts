@@ -18,6 +18,11 @@ export type LoadResult =
        * keeps as they were instead of taking them for deleted.
        */
       folderId?: string;
+      /**
+       * Passed over by policy (a symbolic link), not broken: reported so nothing goes unseen, but
+       * not a failure of the run.
+       */
+      skipped?: true;
       reason: string;
     };
 

@@ -39,6 +39,10 @@ const expectedFailures: Record<string, RegExp> = {
   'truncated.pdf': /pdf/i,
   'truncated.docx': /not a valid DOCX/i,
   'broken.jsonl': /line 2/,
+};
+
+// Links are passed over by policy: reported with why, but not failures (docs/security.md).
+const expectedSkips: Record<string, RegExp> = {
   'outside.md': /symbolic link leading outside the synced folder/,
   'loop-a': /link loop/,
   'dangling.md': /link to nothing, or a link loop/,
@@ -118,6 +122,15 @@ describe('bad-file corpus', { timeout: 900_000 }, () => {
     assert.equal(summary.failed, summary.failures.length);
   });
 
+  it('reports every skipped link with why, apart from the failures', () => {
+    const skipped = new Map(summary.skipped.map((f) => [f.source.split('/').pop()!, f.reason]));
+    for (const [name, reason] of Object.entries(expectedSkips)) {
+      assert.ok(skipped.has(name), `${name} is reported as skipped (got ${[...skipped.keys()].join(', ')})`);
+      assert.match(skipped.get(name)!, reason, name);
+      assert.ok(!summary.failures.some((f) => f.source.endsWith(`/${name}`)), `${name} is not a failure`);
+    }
+  });
+
   it('stores every good file beside them, and nothing from outside the folder', async () => {
     const attune = await Attune.open({ env, cwd: work });
     try {
@@ -153,10 +166,18 @@ describe('a folder that cannot be read', { timeout: 300_000 }, () => {
     mkdirSync(team, { recursive: true });
     writeFileSync(join(root, 'open.md'), '# Open\n\nThe open fact is three.\n');
     writeFileSync(join(team, 'plan.md'), '# Plan\n\nThe team plan is nine.\n');
+    symlinkSync(join(root, 'open.md'), join(root, 'alias.md'));
     const env = { ATTUNE_DIR: join(work, '.attune') };
     try {
       const first = await syncWithPeakRss(root, env, work);
+      // A skipped link is reported, and is no reason to fail the run.
       assert.equal(first.code, 0, first.stderr.slice(-2000));
+      const firstSummary = JSON.parse(first.stdout) as SyncSummary;
+      assert.deepEqual(
+        firstSummary.skipped.map((f) => f.source),
+        [join(root, 'alias.md')],
+      );
+      assert.equal(firstSummary.failed, 0);
       chmodSync(team, 0o000);
       // Root reads any folder: the second sync runs without the capabilities that let it.
       const second = await syncWithPeakRss(root, env, work, { withoutDacOverride: process.getuid?.() === 0 });

@@ -48,6 +48,8 @@ export type SyncSummary = {
   failed: number;
   chunksEmbedded: number;
   failures: SyncFailure[];
+  /** Passed over by policy (symbolic links), each with why; not failures. */
+  skipped: SyncFailure[];
   durationMs: number;
 };
 
@@ -249,7 +251,7 @@ export class KnowledgeBase {
         } else {
           if (result.id) seen.add(result.id);
           if (result.folderId !== undefined) unreadFolders.push(result.folderId);
-          summary.failures.push({
+          (result.skipped ? summary.skipped : summary.failures).push({
             source: result.source,
             ...(result.id ? { id: result.id } : {}),
             reason: result.reason,
@@ -351,6 +353,7 @@ export class KnowledgeBase {
     const totalChunks = pending.reduce((n, p) => n + p.chunks.length, 0);
     const totalWrites = pending.length + toRemove.length;
     let written = 0;
+    let failedWrites = 0;
     let chunksWritten = 0;
     // Stopped by the signal: between batches (a batch under way is embedded or written whole, or
     // not at all), or before the removals. What was written is then committed below.
@@ -371,8 +374,18 @@ export class KnowledgeBase {
             else summary.unchanged++;
           }
           written += results.length;
-          options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
+          options.onProgress?.({ phase: 'write', done: written + failedWrites, total: totalWrites });
           this.#crash.hit('written');
+        },
+        onFailed: ({ document }, error) => {
+          summary.failed++;
+          summary.failures.push({
+            source: document.source,
+            id: document.id,
+            reason: `${error instanceof StageError ? error.stage : 'writing'} failed: ${causeMessage(error)}; what is stored for it is kept`,
+          });
+          failedWrites++;
+          options.onProgress?.({ phase: 'write', done: written + failedWrites, total: totalWrites });
         },
       });
       if (toRemove.length > 0) {
@@ -381,7 +394,7 @@ export class KnowledgeBase {
         summary.removed += removed.filter(Boolean).length;
         this.#crash.hit('removed');
         written += toRemove.length;
-        options.onProgress?.({ phase: 'write', done: written, total: totalWrites });
+        options.onProgress?.({ phase: 'write', done: written + failedWrites, total: totalWrites });
       }
     } catch (error) {
       if (!options.signal?.aborted) throw error;
@@ -389,11 +402,14 @@ export class KnowledgeBase {
     }
     const stopped = stop !== undefined;
     // Chunks embedded for a batch the stop kept from being written are not in this version.
-    if (stopped) summary.chunksEmbedded = chunksWritten;
-    if (stopped && written === 0) {
+    // So are those of a document that failed alone.
+    if (stopped || failedWrites > 0) summary.chunksEmbedded = chunksWritten;
+    if (written === 0) {
       summary.version = (await this.store.currentVersion())?.number;
       summary.durationMs = performance.now() - started;
-      throw new SyncStoppedError(summary, totalWrites, { cause: stop });
+      if (stopped) throw new SyncStoppedError(summary, totalWrites, { cause: stop });
+      // Every document failed alone and none was removed: no version records a run that stored nothing.
+      return summary;
     }
     const note = options.note ?? `${removeMissing ? 'sync' : 'ingest'} ${sources.join(' ')}`;
     const committed = await this.store.commitVersion(
@@ -620,6 +636,10 @@ async function replayHistory(
           written += results.length;
           options.onProgress?.({ phase: 'write', done: written, total });
         },
+        // A replay stores every state or none: the switch to the new index waits for all of them.
+        onFailed: (_item, error) => {
+          throw error;
+        },
       });
       if (removals.length > 0) {
         await to.deleteDocuments(removals, version.number);
@@ -688,24 +708,60 @@ async function embedAndWrite(
     onEmbedded: (n: number) => void;
     /** `chunks`: how many of the embedded chunks this write stored. */
     onWritten: (results: UpsertResult[], chunks: number) => void;
+    /** A document that could not be embedded or written alone; what is stored for it is kept. */
+    onFailed: (item: DocumentChunks, error: unknown) => void;
   },
 ): Promise<void> {
-  let batch: DocumentChunks[] = [];
-  let batchSize = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
+  const write = async (group: DocumentChunks[]) => {
     hooks.signal?.throwIfAborted();
-    const chunks = batch.flatMap((item) => item.chunks);
-    const vectors = await embedChunks(embedder, chunks, hooks.onEmbedded, hooks.signal);
+    const chunks = group.flatMap((item) => item.chunks);
+    const vectors = await embedChunks(embedder, chunks, hooks.onEmbedded, hooks.signal).catch(
+      (error: unknown) => {
+        throw hooks.signal?.aborted ? error : new StageError('embedding', error);
+      },
+    );
     let next = 0;
-    const writes: DocumentWrite[] = batch.map(({ document, chunks }) => ({
+    const writes: DocumentWrite[] = group.map(({ document, chunks }) => ({
       document,
       chunks: chunks.map((chunk): EmbeddedChunk => ({ ...chunk, vector: vectors[next++]! })),
     }));
     hooks.signal?.throwIfAborted();
-    hooks.onWritten(await store.upsertDocuments(writes, version), chunks.length);
+    const results = await store.upsertDocuments(writes, version).catch((error: unknown) => {
+      throw hooks.signal?.aborted ? error : new StageError('writing', error);
+    });
+    hooks.onWritten(results, chunks.length);
+  };
+  let batch: DocumentChunks[] = [];
+  let batchSize = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const group = batch;
     batch = [];
     batchSize = 0;
+    try {
+      await write(group);
+      return;
+    } catch (error) {
+      if (hooks.signal?.aborted) throw error;
+      // One document must not sink the batch it shares: each is tried alone, and the one that
+      // still fails is reported by name. When every one fails alone the fault is not in any
+      // document (a full disk, a dead model) and the sync stops with it.
+      if (group.length === 1) {
+        hooks.onFailed(group[0]!, error);
+        return;
+      }
+      const failures: [DocumentChunks, unknown][] = [];
+      for (const item of group) {
+        try {
+          await write([item]);
+        } catch (alone) {
+          if (hooks.signal?.aborted) throw alone;
+          failures.push([item, alone]);
+        }
+      }
+      if (failures.length === group.length) throw error instanceof StageError ? error.cause : error;
+      for (const [item, alone] of failures) hooks.onFailed(item, alone);
+    }
   };
   for (const item of items) {
     if (batchSize > 0 && batchSize + item.chunks.length > hooks.batchChunks) await flush();
@@ -713,6 +769,20 @@ async function embedAndWrite(
     batchSize += item.chunks.length;
   }
   await flush();
+}
+
+/** Which step of a document's write failed, for the failure's reason. */
+class StageError extends Error {
+  constructor(
+    readonly stage: 'embedding' | 'writing',
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+function causeMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 async function embedChunks(
@@ -752,6 +822,7 @@ function emptySummary(): SyncSummary {
     failed: 0,
     chunksEmbedded: 0,
     failures: [],
+    skipped: [],
     durationMs: 0,
   };
 }

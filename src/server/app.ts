@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -29,8 +31,10 @@ import {
   ChatCompletionBody,
   DocumentQuery,
   EmbeddingsBody,
+  EvalRunBody,
   FinetuneBody,
   IdParam,
+  JobIdParam,
   ListQuery,
   ProblemSchema,
   PullBody,
@@ -169,6 +173,7 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
     '/api/sync',
     '/api/models/pull',
     '/api/finetune/jobs',
+    '/api/eval/runs',
     '/v1/chat/completions',
     '/v1/embeddings',
   ]);
@@ -266,7 +271,15 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
   };
 
   // --- health and description ---------------------------------------------------------------
-  app.get('/health', (c) => c.json({ ok: true, queue: queue.stats() }));
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/health',
+      summary: 'Liveness, and the generation queue (no key needed)',
+      responses: { 200: json(AnyJson, 'ok, with the queue depth') },
+    }),
+    (c) => c.json({ ok: true, queue: queue.stats() }, 200),
+  );
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -336,71 +349,81 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
       return c.json({ removed: id }, 200);
     },
   );
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/api/documents',
-      summary: 'Upload a document (admin; multipart: file, and groups / users / public for its ACL)',
-      security,
-      request: {
-        body: {
-          content: { 'multipart/form-data': { schema: AnyJson } },
-          description:
-            'file: the document; groups, users: comma-separated; public: "true". No ACL field: admins only.',
-        },
+  // Documented, but not validated by the OpenAPI layer: its form validator would read the whole
+  // multipart body before the handler could count it, and a chunked body declares no length.
+  const uploadRoute = createRoute({
+    method: 'post',
+    path: '/api/documents',
+    summary: 'Upload a document (admin; multipart: file, and groups / users / public for its ACL)',
+    security,
+    request: {
+      body: {
+        content: { 'multipart/form-data': { schema: AnyJson } },
+        description:
+          'file: the document; groups, users: comma-separated; public: "true". No ACL field: admins only.',
       },
-      responses: {
-        201: json(AnyJson, 'stored'),
-        422: json(ProblemSchema, 'the file could not be loaded'),
-        ...problems,
-      },
-    }),
-    async (c) => {
-      requireAdmin(c);
-      const type = c.req.header('content-type') ?? '';
-      if (!type.startsWith('multipart/form-data'))
-        throw new Problem(
-          415,
-          'Unsupported Media Type',
-          'Upload a document as multipart/form-data with a "file" field.',
-        );
-      const length = Number(c.req.header('content-length') ?? 0);
-      if (length > maxUpload + 64 * 1024) throw tooLarge();
-      const form = await c.req.parseBody().catch(() => {
-        throw new Problem(400, 'Bad Request', 'The multipart body could not be read.');
-      });
-      const file = form.file;
-      if (!(file instanceof File)) throw new Problem(400, 'Bad Request', 'file: a file field is required.');
-      if (file.size > maxUpload) throw tooLarge();
-      const list = (v: unknown) =>
-        typeof v === 'string' && v.trim()
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : [];
-      const acl = { public: form.public === 'true', users: list(form.users), groups: list(form.groups) };
-      for (const name of [...acl.users, ...acl.groups])
-        if (!/^[\p{L}\p{N}][\p{L}\p{N}._@+-]*$/u.test(name))
-          throw new Problem(400, 'Bad Request', `users/groups: "${name}" is not a valid name.`);
-      const summary = await attune.addDocument({
-        name: file.name,
-        bytes: new Uint8Array(await file.arrayBuffer()),
-        ...(file.type ? { mediaType: file.type } : {}),
-        acl,
-      });
-      if (summary.failed > 0 && summary.added + summary.changed + summary.unchanged === 0)
-        throw new Problem(
-          422,
-          'Unprocessable Content',
-          summary.failures.map((f) => `${f.id ?? f.source}: ${f.reason}`).join('; '),
-          {
-            extra: { failures: summary.failures },
-          },
-        );
-      return c.json(summary, 201);
     },
-  );
+    responses: {
+      201: json(AnyJson, 'stored'),
+      413: json(ProblemSchema, 'over the upload limit'),
+      415: json(ProblemSchema, 'not multipart/form-data'),
+      422: json(ProblemSchema, 'the file could not be loaded'),
+      ...problems,
+    },
+  });
+  app.openAPIRegistry.registerPath(uploadRoute);
+  app.post(uploadRoute.path, async (c) => {
+    requireAdmin(c);
+    const type = c.req.header('content-type') ?? '';
+    if (!type.startsWith('multipart/form-data'))
+      throw new Problem(
+        415,
+        'Unsupported Media Type',
+        'Upload a document as multipart/form-data with a "file" field.',
+      );
+    const length = Number(c.req.header('content-length') ?? 0);
+    if (length > maxUpload + 64 * 1024) throw tooLarge();
+    // Counted as it arrives: a chunked body declares no length, and must not be read whole first.
+    const body = await readCapped(c.req.raw, maxUpload + 64 * 1024);
+    if (body === undefined) throw tooLarge();
+    const parsed = await new Response(body, { headers: { 'content-type': type } }).formData().catch(() => {
+      throw new Problem(400, 'Bad Request', 'The multipart body could not be read.');
+    });
+    const form: Record<string, string | File> = {};
+    parsed.forEach((value, name) => {
+      form[name] = value;
+    });
+    const file = form.file;
+    if (!(file instanceof File)) throw new Problem(400, 'Bad Request', 'file: a file field is required.');
+    if (file.size > maxUpload) throw tooLarge();
+    const list = (v: unknown) =>
+      typeof v === 'string' && v.trim()
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [];
+    const acl = { public: form.public === 'true', users: list(form.users), groups: list(form.groups) };
+    for (const name of [...acl.users, ...acl.groups])
+      if (!/^[\p{L}\p{N}][\p{L}\p{N}._@+-]*$/u.test(name))
+        throw new Problem(400, 'Bad Request', `users/groups: "${name}" is not a valid name.`);
+    const summary = await attune.addDocument({
+      name: file.name,
+      bytes: new Uint8Array(await file.arrayBuffer()),
+      ...(file.type ? { mediaType: file.type } : {}),
+      acl,
+    });
+    if (summary.failed > 0 && summary.added + summary.changed + summary.unchanged === 0)
+      throw new Problem(
+        422,
+        'Unprocessable Content',
+        summary.failures.map((f) => `${f.id ?? f.source}: ${f.reason}`).join('; '),
+        {
+          extra: { failures: summary.failures },
+        },
+      );
+    return c.json(summary, 201);
+  });
   app.openapi(
     createRoute({
       method: 'post',
@@ -541,11 +564,27 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
       return c.json({ records }, 200);
     },
   );
-  app.get('/api/audit/export', async (c) => {
-    const records = await (await attune.audit()).list(c.get('principal'));
-    const body = records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : '');
-    return c.body(body, 200, { 'content-type': 'application/x-ndjson' });
-  });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/audit/export',
+      summary: "Every audit record this key's principal may read, as JSON lines",
+      security,
+      responses: {
+        200: { content: { 'application/x-ndjson': { schema: AnyJson } }, description: 'one record a line' },
+        ...problems,
+      },
+    }),
+    async (c) => {
+      const records = await (await attune.audit()).list(c.get('principal'));
+      const body = records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : '');
+      // Typed routes check JSON-ish media types against their schema; JSON lines are one text.
+      return new Response(body, {
+        status: 200,
+        headers: { 'content-type': 'application/x-ndjson' },
+      }) as never;
+    },
+  );
   app.openapi(
     createRoute({
       method: 'get',
@@ -566,24 +605,122 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
   );
 
   // --- eval (admin: reports hold questions and answers across every reader's documents) ----------
-  app.get('/api/eval/runs', (c) => {
-    requireAdmin(c);
+  // Runs this server started: a run's files say what it answered, not whether it is still going.
+  const evalStates = new Map<string, { status: 'running' } | { status: 'failed'; error: string }>();
+  const runState = (id: string) => {
     const runs = attune.evalRuns();
-    return c.json({ runs: runs.list().map((id) => ({ id, ...summaryOf(runs, id) })) });
-  });
-  app.get('/api/eval/runs/:id', (c) => {
-    requireAdmin(c);
-    return c.json(attune.evalRuns().report(runId(c.req.param('id'))));
-  });
-  app.get('/api/eval/runs/:id/report.html', async (c) => {
-    requireAdmin(c);
-    const id = runId(c.req.param('id'));
-    const { readFile } = await import('node:fs/promises');
-    const html = await readFile(`${attune.evalRuns().dir}/${id}/report.html`, 'utf8').catch(() => {
-      throw new Problem(404, 'Not Found', `Run "${id}" has no HTML report.`);
-    });
-    return c.html(html);
-  });
+    let config: ReturnType<typeof runs.config>;
+    try {
+      config = runs.config(id);
+    } catch {
+      throw new Problem(404, 'Not Found', `No eval run "${id}".`);
+    }
+    const answered = runs.outcomes(id).length;
+    const total = config.testSet.questions * config.strategies.length * config.repeats;
+    const finished = existsSync(join(runs.dir, id, 'report.json'));
+    return {
+      id,
+      ...summaryOf(runs, id),
+      answered,
+      total,
+      ...(evalStates.get(id) ?? { status: finished ? 'finished' : 'stopped' }),
+    };
+  };
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/eval/runs',
+      summary: 'Eval runs, oldest first (admin)',
+      security,
+      responses: { 200: json(AnyJson, 'runs'), ...problems },
+    }),
+    (c) => {
+      requireAdmin(c);
+      const runs = attune.evalRuns();
+      return c.json({ runs: runs.list().map((id) => ({ id, ...summaryOf(runs, id) })) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/eval/runs',
+      summary:
+        'Start an eval run of a test set through strategies (admin); 202 once the run is recorded, it answers in the background',
+      security,
+      request: { body: { content: { 'application/json': { schema: EvalRunBody } } } },
+      responses: { 202: json(AnyJson, 'the started run'), ...problems },
+    }),
+    async (c) => {
+      requireAdmin(c);
+      const body = c.req.valid('json');
+      let started: string | undefined;
+      const created = new Promise<string>((resolve, reject) => {
+        attune
+          .evaluate({
+            testSet: body.testSet,
+            strategies: body.strategies,
+            ...(body.adapter ? { adapter: body.adapter } : {}),
+            ...(body.repeats !== undefined ? { repeats: body.repeats } : {}),
+            ...(body.freshness !== undefined ? { freshness: body.freshness } : {}),
+            onCreated: (run) => {
+              started = run.id;
+              evalStates.set(run.id, { status: 'running' });
+              resolve(run.id);
+            },
+          })
+          .then(
+            () => {
+              if (started) evalStates.delete(started);
+            },
+            (error: unknown) => {
+              // Before the run existed the failure is the request's answer; after, the run's state.
+              if (!started) return reject(error);
+              evalStates.set(started, { status: 'failed', error: (error as Error).message });
+              process.stderr.write(`attune serve: eval run ${started} failed: ${(error as Error).message}\n`);
+            },
+          );
+      });
+      return c.json(runState(await created), 202);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/eval/runs/{id}',
+      summary: "A finished run's report; while it answers, its progress (admin)",
+      security,
+      request: { params: JobIdParam },
+      responses: { 200: json(AnyJson, 'the report, or the progress'), ...problems },
+    }),
+    (c) => {
+      requireAdmin(c);
+      const state = runState(runId(c.req.valid('param').id));
+      if (state.status !== 'finished') return c.json(state, 200);
+      return c.json(attune.evalRuns().report(state.id), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/eval/runs/{id}/report.html',
+      summary: "A finished run's HTML report, its charts inline (admin)",
+      security,
+      request: { params: JobIdParam },
+      responses: {
+        200: { content: { 'text/html': { schema: AnyJson } }, description: 'the report' },
+        ...problems,
+      },
+    }),
+    async (c) => {
+      requireAdmin(c);
+      const id = runId(c.req.valid('param').id);
+      const { readFile } = await import('node:fs/promises');
+      const html = await readFile(`${attune.evalRuns().dir}/${id}/report.html`, 'utf8').catch(() => {
+        throw new Problem(404, 'Not Found', `Run "${id}" has no HTML report.`);
+      });
+      return c.html(html, 200);
+    },
+  );
 
   // --- fine-tuning (admin: training data comes from the whole knowledge base) ------------------
   const jobOr404 = (id: string) => {
@@ -592,14 +729,33 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
       throw new Problem(404, 'Not Found', `No fine-tuning job "${id}".`);
     return jobs.get(id);
   };
-  app.get('/api/finetune/jobs', (c) => {
-    requireAdmin(c);
-    return c.json({ jobs: attune.finetuneJobs().list() });
-  });
-  app.get('/api/finetune/jobs/:id', (c) => {
-    requireAdmin(c);
-    return c.json(jobOr404(c.req.param('id')));
-  });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/finetune/jobs',
+      summary: 'Fine-tuning jobs (admin)',
+      security,
+      responses: { 200: json(AnyJson, 'jobs'), ...problems },
+    }),
+    (c) => {
+      requireAdmin(c);
+      return c.json({ jobs: attune.finetuneJobs().list() }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/finetune/jobs/{id}',
+      summary: 'One fine-tuning job (admin)',
+      security,
+      request: { params: JobIdParam },
+      responses: { 200: json(AnyJson, 'the job'), ...problems },
+    }),
+    (c) => {
+      requireAdmin(c);
+      return c.json(jobOr404(c.req.valid('param').id), 200);
+    },
+  );
   app.openapi(
     createRoute({
       method: 'post',
@@ -640,41 +796,83 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
       return c.json(await created, 202);
     },
   );
-  app.post('/api/finetune/jobs/:id/cancel', async (c) => {
-    requireAdmin(c);
-    jobOr404(c.req.param('id'));
-    return c.json(await attune.cancelFinetune(c.req.param('id')));
-  });
-  app.get('/api/finetune/jobs/:id/events', (c) => {
-    requireAdmin(c);
-    const id = c.req.param('id');
-    jobOr404(id);
-    const jobs = attune.finetuneJobs();
-    // The job's event log is the source of truth (a job may run in another process): replay it,
-    // then follow it until the job ends.
-    return streamSSE(c, async (stream) => {
-      let sent = 0;
-      let open = true;
-      stream.onAbort(() => {
-        open = false;
-      });
-      while (open) {
-        const events = jobs.store.events(id);
-        for (const event of events.slice(sent))
-          await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
-        sent = events.length;
-        const record = jobs.get(id);
-        if (['succeeded', 'failed', 'cancelled'].includes(record.status)) {
-          await stream.writeSSE({ event: 'job', data: JSON.stringify(record) });
-          break;
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/finetune/jobs/{id}/cancel',
+      summary: 'Cancel a queued or running job (admin); 409 once it has ended',
+      security,
+      request: { params: JobIdParam },
+      responses: {
+        200: json(AnyJson, 'the cancelled job'),
+        409: json(ProblemSchema, 'the job has already ended'),
+        ...problems,
+      },
+    }),
+    async (c) => {
+      requireAdmin(c);
+      const job = jobOr404(c.req.valid('param').id);
+      if (['succeeded', 'failed', 'cancelled'].includes(job.status))
+        throw new Problem(
+          409,
+          'Conflict',
+          `Job ${job.id} is already ${job.status}; there is nothing to cancel.`,
+        );
+      return c.json(await attune.cancelFinetune(job.id), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/finetune/jobs/{id}/events',
+      summary: "A job's events as Server-Sent Events, replayed and then followed until it ends (admin)",
+      security,
+      request: { params: JobIdParam },
+      responses: {
+        200: { content: { 'text/event-stream': { schema: AnyJson } }, description: 'its events, then `job`' },
+        ...problems,
+      },
+    }),
+    (c) => {
+      requireAdmin(c);
+      const id = c.req.valid('param').id;
+      jobOr404(id);
+      const jobs = attune.finetuneJobs();
+      // The job's event log is the source of truth (a job may run in another process): replay it,
+      // then follow it until the job ends.
+      return streamSSE(c, async (stream) => {
+        let sent = 0;
+        let open = true;
+        stream.onAbort(() => {
+          open = false;
+        });
+        while (open) {
+          const events = jobs.store.events(id);
+          for (const event of events.slice(sent))
+            await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+          sent = events.length;
+          const record = jobs.get(id);
+          if (['succeeded', 'failed', 'cancelled'].includes(record.status)) {
+            await stream.writeSSE({ event: 'job', data: JSON.stringify(record) });
+            break;
+          }
+          await stream.sleep(500);
         }
-        await stream.sleep(500);
-      }
-    }) as unknown as Response;
-  });
+      }) as unknown as Response;
+    },
+  );
 
   // --- models ---------------------------------------------------------------------------------
-  app.get('/api/models', (c) => c.json({ models: attune.modelCatalog() }));
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/models',
+      summary: 'The model catalog: present or missing, licence, size',
+      security,
+      responses: { 200: json(AnyJson, 'models'), ...problems },
+    }),
+    (c) => c.json({ models: attune.modelCatalog() }, 200),
+  );
   app.openapi(
     createRoute({
       method: 'post',
@@ -691,14 +889,30 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
   );
 
   // --- OpenAI-compatible ----------------------------------------------------------------------
-  app.get('/v1/models', (c) =>
-    c.json({
-      object: 'list',
-      data: [
-        ...Object.keys(OPENAI_MODELS).map((id) => ({ id, object: 'model', created: 0, owned_by: 'attune' })),
-        { id: attune.config.models.embedding, object: 'model', created: 0, owned_by: 'attune' },
-      ],
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/models',
+      summary: 'OpenAI-compatible: the models /v1 answers with',
+      security,
+      responses: { 200: json(AnyJson, 'list'), ...problems },
     }),
+    (c) =>
+      c.json(
+        {
+          object: 'list',
+          data: [
+            ...Object.keys(OPENAI_MODELS).map((id) => ({
+              id,
+              object: 'model',
+              created: 0,
+              owned_by: 'attune',
+            })),
+            { id: attune.config.models.embedding, object: 'model', created: 0, owned_by: 'attune' },
+          ],
+        },
+        200,
+      ),
   );
   app.openapi(
     createRoute({
@@ -932,6 +1146,42 @@ async function refuseTooLarge(c: Context): Promise<Response> {
   return problemResponse(
     new Problem(413, 'Payload Too Large', 'The request body is larger than this server accepts.'),
   );
+}
+
+/**
+ * The request body, or undefined once it passes `max` bytes; then the rest is read and discarded
+ * (up to 64 MiB), so the client gets the 413 instead of a reset connection.
+ */
+async function readCapped(request: Request, max: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const reader = request.body?.getReader();
+  if (!reader) return new Uint8Array();
+  const parts: Uint8Array[] = [];
+  let seen = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    seen += value.byteLength;
+    if (seen > max) {
+      try {
+        while (seen < 64 * 1024 * 1024) {
+          const next = await reader.read();
+          if (next.done) break;
+          seen += next.value.byteLength;
+        }
+      } catch {
+        // The client went away; nobody reads the answer.
+      }
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(seen);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
 }
 
 function tooLarge(): never {

@@ -110,6 +110,30 @@ export const DocumentQuery = z
   .object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() })
   .strict();
 
+export const EvalRunBody = z
+  .object({
+    testSet: z.string().min(1).max(200).openapi({ description: 'A test set imported on the server' }),
+    strategies: z
+      .string()
+      .min(1)
+      .max(500)
+      .openapi({ description: 'Comma-separated: base, rag, extractive, ft, hybrid, or name@model' }),
+    adapter: z.string().min(1).max(200).optional(),
+    repeats: z.number().int().min(1).max(10).optional(),
+    freshness: z.number().int().min(0).max(1000).optional(),
+  })
+  .strict()
+  .openapi('EvalRunRequest');
+
+/** Job and run ids: a safe file name, as their stores write them. */
+export const JobIdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
+
 export const IdParam = z.object({
   id: z
     .string()

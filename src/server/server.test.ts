@@ -220,6 +220,88 @@ describe('HTTP API: answers (real models)', () => {
     assert.equal(embeddings[0]!.length, 384);
   });
 
+  it('refuses an upload over the limit with 413 while it streams, with or without a declared length', async () => {
+    const small = await startServer(attune, { port: 0, maxUploadBytes: 256 * 1024 });
+    try {
+      const { request } = await import('node:http');
+      const boundary = 'attune-test-boundary';
+      const head = `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.md"\r\ncontent-type: text/markdown\r\n\r\n# Big\n\n`;
+      const upload = (chunks: number, chunked: boolean) =>
+        new Promise<{ status: number; body: string; sent: number }>((resolve, reject) => {
+          const piece = Buffer.from(`${'word '.repeat(13_107)}\n`); // 64 KiB
+          const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+          const total = Buffer.byteLength(head) + chunks * piece.length + tail.length;
+          const req = request(`${small.url}/api/documents`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${keys.admin}`,
+              'content-type': `multipart/form-data; boundary=${boundary}`,
+              ...(chunked ? {} : { 'content-length': String(total) }),
+            },
+          });
+          let sent = 0;
+          req.on('response', (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => {
+              body += d;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body, sent }));
+          });
+          req.on('error', reject);
+          req.write(head);
+          for (let i = 0; i < chunks; i++) {
+            req.write(piece);
+            sent += piece.length;
+          }
+          req.end(tail);
+        });
+      // 2 MiB, with no Content-Length: Node sends it chunked, and the server cannot know its size up front.
+      const chunkedBig = await upload(32, true);
+      assert.equal(chunkedBig.status, 413, chunkedBig.body);
+      assert.match(chunkedBig.body, /larger than this server accepts/);
+      const declaredBig = await upload(32, false);
+      assert.equal(declaredBig.status, 413, declaredBig.body);
+      // Under the limit, chunked: stored.
+      const fits = await upload(2, true);
+      assert.equal(fits.status, 201, fits.body);
+      const list = (await (await call('/api/documents', keys.admin)).json()) as {
+        documents: { id: string }[];
+      };
+      assert.equal(list.documents.filter((d) => d.id.endsWith('big.md')).length, 1);
+      const removed = await call(
+        `/api/documents/${encodeURIComponent(list.documents.find((d) => d.id.endsWith('big.md'))!.id)}`,
+        keys.admin,
+        { method: 'DELETE' },
+      );
+      assert.equal(removed.status, 200, await removed.text());
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('limits each key to its rate (429 + Retry-After), and ends an answer past its time with 504', async () => {
+    const small = await startServer(attune, { port: 0, ratePerMinute: 3, answerTimeoutMs: 1 });
+    try {
+      const get = (key: string) =>
+        fetch(`${small.url}/api/documents`, { headers: { authorization: `Bearer ${key}` } });
+      for (let i = 0; i < 3; i++) assert.equal((await get(keys.bob)).status, 200);
+      const limited = await get(keys.bob);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers.get('content-type'), 'application/problem+json');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      // The limit is per key: another key is not held back by bob's.
+      const ask = await fetch(`${small.url}/api/ask`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.ann}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ question: 'How fast do orders ship?', cache: false }),
+      });
+      assert.equal(ask.status, 504, await ask.clone().text());
+      assert.equal(ask.headers.get('content-type'), 'application/problem+json');
+    } finally {
+      await small.close();
+    }
+  });
+
   it('queues answers on the generator and refuses with 503 + Retry-After beyond the queue', async () => {
     const small = await startServer(attune, { port: 0, generation: { concurrency: 1, maxWaiting: 0 } });
     try {
@@ -386,6 +468,13 @@ describe('MCP over streamable HTTP, with the SDK’s own client', () => {
         resources.resources.map((r) => r.uri),
         [`attune://documents/${encodeURIComponent('kb/shipping.md')}`],
       );
+      const read = await bob.readResource({ uri: resources.resources[0]!.uri });
+      assert.match(JSON.stringify(read.contents), /Leeds/);
+      // A hidden document read by its URI is an error that says nothing of it.
+      await assert.rejects(
+        bob.readResource({ uri: `attune://documents/${encodeURIComponent('kb/hr/leave.md')}` }),
+        (error: Error) => /No document/.test(error.message) && !error.message.includes(CANARY),
+      );
       const answer = await bob.callTool({
         name: 'ask',
         arguments: { question: 'Where do orders ship from?' },
@@ -428,6 +517,61 @@ describe('MCP over streamable HTTP, with the SDK’s own client', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('eval runs over HTTP', () => {
+  it('an admin starts a run, follows its progress and gets the report; others get 403', async () => {
+    const file = join(work, 'shipping-questions.jsonl');
+    writeFileSync(
+      file,
+      `${[
+        {
+          id: 'ship',
+          question: 'Where do orders ship from?',
+          answers: ['the Leeds warehouse', 'Leeds'],
+          answerable: true,
+          gold_doc_ids: ['kb/shipping.md'],
+        },
+        {
+          id: 'none',
+          question: 'What is the cafeteria called?',
+          answers: [],
+          answerable: false,
+          gold_doc_ids: [],
+        },
+      ]
+        .map((q) => JSON.stringify(q))
+        .join('\n')}\n`,
+    );
+    await attune.importTestSet(file, { name: 'shipping' });
+    const body = { testSet: 'shipping', strategies: 'extractive' };
+    assert.equal((await postJson('/api/eval/runs', keys.bob, body)).status, 403);
+    assert.equal((await postJson('/api/eval/runs', keys.admin, { ...body, stratgies: 'rag' })).status, 400);
+    const missing = await postJson('/api/eval/runs', keys.admin, { ...body, testSet: 'no-such-set' });
+    assert.equal(missing.status, 400, await missing.clone().text());
+    const res = await postJson('/api/eval/runs', keys.admin, body);
+    assert.equal(res.status, 202, await res.clone().text());
+    const started = (await res.json()) as { id: string; status: string; total: number };
+    assert.equal(started.total, 2);
+    let report: { summaries?: { strategy: string }[]; status?: string } = {};
+    for (let i = 0; i < 240 && !report.summaries; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const got = await call(`/api/eval/runs/${started.id}`, keys.admin);
+      assert.equal(got.status, 200);
+      report = (await got.json()) as typeof report;
+      assert.notEqual(report.status, 'failed', JSON.stringify(report));
+    }
+    assert.deepEqual(
+      report.summaries?.map((s) => s.strategy),
+      ['extractive'],
+      JSON.stringify(report).slice(0, 500),
+    );
+    const html = await call(`/api/eval/runs/${started.id}/report.html`, keys.admin);
+    assert.equal(html.status, 200);
+    assert.match(await html.text(), /<svg/);
+    assert.equal((await call(`/api/eval/runs/${started.id}`, keys.bob)).status, 403);
+    assert.equal((await call('/api/eval/runs/nope-1', keys.admin)).status, 404);
   });
 });
 
@@ -479,6 +623,31 @@ describe('fine-tuning jobs over HTTP (a real LoRA run on the small model)', () =
     };
     assert.ok(listed.jobs.some((j) => j.id === job.id));
     assert.equal((await call(`/api/finetune/jobs/${job.id}`, keys.bob)).status, 403);
+    // Cancelling: a finished job is a conflict; a running one stops and says so; others get 403.
+    const done = await call(`/api/finetune/jobs/${job.id}/cancel`, keys.admin, { method: 'POST' });
+    assert.equal(done.status, 409, await done.clone().text());
+    assert.match(
+      ((await done.json()) as { detail: string }).detail,
+      /already succeeded; there is nothing to cancel/,
+    );
+    const long = await postJson('/api/finetune/jobs', keys.admin, {
+      ...body,
+      hyperparameters: { ...body.hyperparameters, epochs: 50 },
+    });
+    assert.equal(long.status, 202);
+    const running = (await long.json()) as { id: string };
+    assert.equal(
+      (await call(`/api/finetune/jobs/${running.id}/cancel`, keys.bob, { method: 'POST' })).status,
+      403,
+    );
+    const cancelled = await call(`/api/finetune/jobs/${running.id}/cancel`, keys.admin, { method: 'POST' });
+    assert.equal(cancelled.status, 200, await cancelled.clone().text());
+    assert.equal(((await cancelled.json()) as { status: string }).status, 'cancelled');
+    assert.equal(
+      ((await (await call(`/api/finetune/jobs/${running.id}`, keys.admin)).json()) as { status: string })
+        .status,
+      'cancelled',
+    );
     assert.equal((await call('/api/finetune/jobs/ft-00000000', keys.admin)).status, 404);
     assert.equal((await call('/api/finetune/jobs/..%2F..%2Fetc', keys.admin)).status, 404);
   });

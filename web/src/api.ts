@@ -100,6 +100,8 @@ export type Timings = {
   embedMs: number;
   searchMs: number;
   rerankMs: number;
+  /** The answerability verifier's pass; absent in records written before it was timed. */
+  verifyMs?: number;
   firstTokenMs?: number;
   generateMs: number;
   totalMs: number;

@@ -63,6 +63,7 @@ function AuditRecordView({ record: r }: { record: AuditRecord }) {
               <th scope="col">Embed</th>
               <th scope="col">Search</th>
               <th scope="col">Rerank</th>
+              <th scope="col">Verify</th>
               <th scope="col">First token</th>
               <th scope="col">Generate</th>
               <th scope="col">Total</th>
@@ -73,6 +74,7 @@ function AuditRecordView({ record: r }: { record: AuditRecord }) {
               <td>{ms(t.embedMs)}</td>
               <td>{ms(t.searchMs)}</td>
               <td>{ms(t.rerankMs)}</td>
+              <td>{ms(t.verifyMs)}</td>
               <td>{ms(t.firstTokenMs)}</td>
               <td>{ms(t.generateMs)}</td>
               <td>{ms(t.totalMs)}</td>
