@@ -329,7 +329,7 @@ const path = writeResult('editorial', {
   command: `ATTUNE_THREADS=${attune.config.models.threads} npx tsx bench/editorial.ts --drafts ${draftsPerRun}${pipelineChat ? ' --pipeline-chat' : ''}`,
   chatModel: attune.config.models.chat,
   llamaThreads: attune.config.models.threads,
-  note: 'Shared machine: 2 cores used by other engineers at the same time; see loads. Timings are this machine under that load, not a clean measurement.',
+  note: 'The load average is recorded at each step (loads); a load near 2 on these 2 cores is the bench itself. Run alone: nothing else was started beside it.',
   loads,
   machineAtEnd: machineDescription(),
   data: 'src/editorial/fixtures/news.json: 68 fictional items (67 with text), labelled by hand; no public news dataset was reachable offline',

@@ -39,10 +39,24 @@ function metadataPair(key: string, value: MetadataValue): string {
 }
 
 /** The ACL rule of `canRead` as a where clause; undefined for admins (everything is readable). */
-export function aclWhere(principal: Principal): string | undefined {
+/** `['u:ann', 'g:hr']`: the same names as a list, for a label-list index. */
+export function aclList(acl: Acl): string[] {
+  return [...acl.users.map((user) => `u:${token(user)}`), ...acl.groups.map((group) => `g:${token(group)}`)];
+}
+
+/** What `aclList` holds, computed from `acl_principals` when a store gains the column. */
+export const ACL_LIST_SQL = "string_to_array(trim(both '|' from acl_principals), '|')";
+
+/**
+ * The ACL as a where clause. With `list` the membership test reads the `acl_list` column, which a
+ * label-list index answers without scanning; otherwise `acl_principals`, a scan of every row.
+ */
+export function aclWhere(principal: Principal, options: { list?: boolean } = {}): string | undefined {
   if (checkPrincipal(principal).admin === true) return undefined;
-  const needles = [`|u:${token(principal.user)}|`, ...principal.groups.map((group) => `|g:${token(group)}|`)];
-  const members = needles.map((needle) => `strpos(acl_principals, ${sqlString(needle)}) > 0`);
+  const names = [`u:${token(principal.user)}`, ...principal.groups.map((group) => `g:${token(group)}`)];
+  if (options.list)
+    return `(acl_public = true OR array_has_any(acl_list, make_array(${names.map(sqlString).join(', ')})))`;
+  const members = names.map((name) => `strpos(acl_principals, ${sqlString(`|${name}|`)}) > 0`);
   return `(acl_public = true OR ${members.join(' OR ')})`;
 }
 

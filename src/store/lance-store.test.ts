@@ -368,3 +368,82 @@ describe('LanceDB store: crashes, locks, reopening', () => {
     await same.close();
   });
 });
+
+describe('LanceDB store: the ACL column and scalar indices', () => {
+  it('gives a store made without acl_list the column on open, computed from its ACLs, and filters the same', async () => {
+    const dir = join(await tempDir(), '.attune');
+    const store = await openLanceStore({ dir, embedding: crashEmbedding });
+    const version = await store.beginWrite();
+    const acls = [
+      { public: true, users: [], groups: [] },
+      { public: false, users: [], groups: ['hr'] },
+      { public: false, users: ['bob|x'], groups: [] },
+      { public: false, users: [], groups: ['sales'] },
+    ];
+    await store.upsertDocuments(
+      acls.map((acl, i) => {
+        const { document, chunks } = crashDocument(i, 1);
+        return { document: { ...document, acl }, chunks };
+      }),
+      version,
+    );
+    await store.commitVersion({ added: 4, changed: 0, removed: 0, failed: 0, chunksEmbedded: 0 });
+    await store.optimize();
+    await store.endWrite();
+    const readers: Principal[] = [
+      { user: 'ann', groups: ['hr'] },
+      { user: 'bob|x', groups: [] },
+      { user: 'eve', groups: ['sales', 'hr'] },
+      { user: 'mallory', groups: [] },
+    ];
+    const query = Array.from({ length: crashEmbedding.dimensions }, () => 0.5);
+    const seen = async (s: KnowledgeStore) =>
+      Promise.all(
+        readers.map(async (principal) => ({
+          dense: (await s.denseSearch(query, { k: 50, principal })).map((h) => h.chunk.id).sort(),
+          text: (await s.textSearch('payload', { k: 50, principal })).map((h) => h.chunk.id).sort(),
+          docs: (await s.listDocuments(principal)).map((d) => d.id).sort(),
+        })),
+      );
+    const expected = await seen(store);
+    assert.deepEqual(
+      expected.map((e) => e.docs),
+      [['doc-0', 'doc-1'], ['doc-0', 'doc-2'], ['doc-0', 'doc-1', 'doc-3'], ['doc-0']],
+    );
+    const indexed = (await (await lancedb.connect(dir)).openTable('entries')).listIndices();
+    const types = (await indexed).map((i) => `${i.indexType}:${i.columns.join(',')}`);
+    for (const column of ['kind', 'live', 'acl_public', 'acl_list'])
+      assert.ok(
+        types.some((t) => t.endsWith(`:${column}`)),
+        `${column} indexed (${types.join(' ')})`,
+      );
+    await store.close();
+
+    // The store as an older Attune left it: no acl_list column.
+    const db = await lancedb.connect(dir);
+    await (await db.openTable('entries')).dropColumns(['acl_list']);
+    db.close();
+    const reopened = await openLanceStore({ dir });
+    try {
+      const schema = await (await (await lancedb.connect(dir)).openTable('entries')).schema();
+      assert.ok(
+        schema.fields.some((f) => f.name === 'acl_list'),
+        'the column is back',
+      );
+      assert.deepEqual(await seen(reopened), expected);
+      // And it is written for new documents too.
+      const next = await reopened.beginWrite();
+      const { document, chunks } = crashDocument(9, 1);
+      await reopened.upsertDocuments(
+        [{ document: { ...document, acl: { public: false, users: [], groups: ['hr'] } }, chunks }],
+        next,
+      );
+      await reopened.commitVersion({ added: 1, changed: 0, removed: 0, failed: 0, chunksEmbedded: 0 });
+      await reopened.endWrite();
+      assert.ok((await reopened.listDocuments(readers[0]!)).some((d) => d.id === 'doc-9'));
+      assert.ok(!(await reopened.listDocuments(readers[3]!)).some((d) => d.id === 'doc-9'));
+    } finally {
+      await reopened.close();
+    }
+  });
+});

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from 'apache-arrow';
+import { Bool, Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import type { Acl, Document } from '../ingest/document.ts';
 import type {
   DocumentSnapshot,
@@ -38,7 +38,16 @@ import type {
   UpsertResult,
   VersionSummary,
 } from './knowledge-store.ts';
-import { aclPrincipals, aclWhere, and, filterWhere, metadataPairs, sqlString } from './lance-sql.ts';
+import {
+  ACL_LIST_SQL,
+  aclList,
+  aclPrincipals,
+  aclWhere,
+  and,
+  filterWhere,
+  metadataPairs,
+  sqlString,
+} from './lance-sql.ts';
 import type { Principal } from './principal.ts';
 import {
   EmbeddingMismatchError,
@@ -124,6 +133,7 @@ type EntryRow = {
   acl: string;
   acl_public: boolean;
   acl_principals: string;
+  acl_list?: string[];
   content_hash: string;
   chunk_count: number;
   updated_at: string;
@@ -168,6 +178,9 @@ function entrySchema(dimensions: number): Schema {
     utf8('chunk_hash'),
     // Document rows have no vector; LanceDB's searches and index builds skip nulls.
     new Field('vector', new FixedSizeList(dimensions, new Field('item', new Float32(), true)), true),
+    // acl_principals as a list, for the label-list index that answers ACL filters without a scan.
+    // Last, where adding it to an older store puts it.
+    new Field('acl_list', new List(new Field('item', new Utf8(), true)), true),
   ]);
 }
 
@@ -238,6 +251,7 @@ export async function openLanceStore(options: LanceStoreOptions = {}): Promise<L
     : await db.createEmptyTable('versions', versionSchema, { existOk: true });
   const store = new LanceKnowledgeStore(dir, db, { entries, versions, meta }, embedding, options);
   await store.ensureTextIndex();
+  await store.ensureAclList();
   return store;
 }
 
@@ -261,6 +275,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
   // Writes from this process run one at a time; the lock file keeps other processes out.
   #writeQueue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #aclList = false;
 
   constructor(
     dir: string,
@@ -279,6 +294,39 @@ export class LanceKnowledgeStore implements KnowledgeStore {
 
   async embeddingModel(): Promise<EmbeddingModelInfo> {
     return { ...this.#embedding };
+  }
+
+  /**
+   * A store made before `acl_list` existed gains it, computed from `acl_principals` in one schema
+   * change. Where that cannot be written (a read-only directory), filters keep reading
+   * `acl_principals`: slower, the same answer.
+   */
+  async ensureAclList(): Promise<void> {
+    const has = async () => (await this.#tables.entries.schema()).fields.some((f) => f.name === 'acl_list');
+    if (await has()) {
+      this.#aclList = true;
+      return;
+    }
+    try {
+      await this.#write(async () => {
+        // Another process may have added it while this one waited for the lock.
+        if (!(await has()))
+          await this.#tables.entries.addColumns([{ name: 'acl_list', valueSql: ACL_LIST_SQL }]);
+      });
+      this.#aclList = true;
+    } catch {
+      this.#aclList = false;
+    }
+  }
+
+  /** A row with `acl_list` where the table has the column (an older, read-only one may not). */
+  #withAclList(row: EntryRow, acl: Acl): EntryRow {
+    return this.#aclList ? { ...row, acl_list: aclList(acl) } : row;
+  }
+
+  /** The ACL filter for this store's columns. */
+  #aclWhere(principal: Principal): string | undefined {
+    return aclWhere(principal, { list: this.#aclList });
   }
 
   /** Creates the BM25 index if a crash (or an older writer) left the table without one. */
@@ -428,7 +476,10 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     const now = new Date().toISOString();
     const rows: EntryRow[] = [];
     for (const { document, chunks } of changed) {
-      const documentRow = entryForDocument(document, { gen, version, chunkCount: chunks.length, now });
+      const documentRow = this.#withAclList(
+        entryForDocument(document, { gen, version, chunkCount: chunks.length, now }),
+        document.acl,
+      );
       rows.push(documentRow);
       for (const chunk of chunks) {
         rows.push({
@@ -474,16 +525,19 @@ export class LanceKnowledgeStore implements KnowledgeStore {
       // Tombstone states, so documentAt can tell "deleted at version v" from "never existed".
       const tombstones = doomed.map(
         (id): EntryRow => ({
-          ...entryForDocument(
-            {
-              id,
-              source: '',
-              title: '',
-              metadata: {},
-              acl: { public: false, users: [], groups: [] },
-              contentHash: '',
-            },
-            { gen, version, chunkCount: 0, now },
+          ...this.#withAclList(
+            entryForDocument(
+              {
+                id,
+                source: '',
+                title: '',
+                metadata: {},
+                acl: { public: false, users: [], groups: [] },
+                contentHash: '',
+              },
+              { gen, version, chunkCount: 0, now },
+            ),
+            { public: false, users: [], groups: [] },
           ),
           deleted: true,
         }),
@@ -543,7 +597,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     this.#assertOpen();
     const rows = await this.#tables.entries
       .query()
-      .where(and(LIVE_DOCUMENTS, `doc_id = ${sqlString(id)}`, aclWhere(principal)))
+      .where(and(LIVE_DOCUMENTS, `doc_id = ${sqlString(id)}`, this.#aclWhere(principal)))
       .select(DOCUMENT_COLUMNS)
       .limit(1)
       .toArray();
@@ -558,7 +612,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     // document rows are one per document and small (no text, no vector).
     const rows = await this.#tables.entries
       .query()
-      .where(and(LIVE_DOCUMENTS, aclWhere(principal)))
+      .where(and(LIVE_DOCUMENTS, this.#aclWhere(principal)))
       .select(DOCUMENT_COLUMNS)
       .toArray();
     return rows
@@ -571,7 +625,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     this.#assertOpen();
     const rows = await this.#tables.entries
       .query()
-      .where(and(LIVE_CHUNKS, `doc_id = ${sqlString(docId)}`, aclWhere(principal)))
+      .where(and(LIVE_CHUNKS, `doc_id = ${sqlString(docId)}`, this.#aclWhere(principal)))
       .select(CHUNK_COLUMNS)
       .toArray();
     return rows.map(toStoredChunk).sort((a, b) => a.ordinal - b.ordinal);
@@ -603,7 +657,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
       .distanceType('cosine')
       .nprobes(this.#options.ann?.nprobes ?? ANN_NPROBES)
       .refineFactor(this.#options.ann?.refineFactor ?? ANN_REFINE_FACTOR)
-      .where(and(LIVE_CHUNKS, aclWhere(options.principal), filterWhere(options.filter)))
+      .where(and(LIVE_CHUNKS, this.#aclWhere(options.principal), filterWhere(options.filter)))
       .select([...HIT_COLUMNS, '_distance'])
       .limit(options.k)
       .toArray();
@@ -616,7 +670,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     const rows = await this.#tables.entries
       .query()
       .fullTextSearch(query, { columns: 'text' })
-      .where(and(LIVE_CHUNKS, aclWhere(options.principal), filterWhere(options.filter)))
+      .where(and(LIVE_CHUNKS, this.#aclWhere(options.principal), filterWhere(options.filter)))
       .select([...HIT_COLUMNS, '_score'])
       .limit(options.k)
       .toArray();
@@ -679,7 +733,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
       undefined,
     );
     if (then === undefined || then.deleted === true) return undefined;
-    const acl = aclWhere(principal);
+    const acl = this.#aclWhere(principal);
     const atGen = `${docId} AND gen = ${Number(then.gen)}`;
     const [documentRows, chunkRows, liveNow, readableNow] = await Promise.all([
       this.#tables.entries
@@ -741,6 +795,18 @@ export class LanceKnowledgeStore implements KnowledgeStore {
       if (!indices.some((index) => index.columns.includes('doc_id'))) {
         await entries.createIndex('doc_id', { config: lancedb.Index.btree() });
       }
+      // Every search filters on these: without an index the filter reads the column of every row
+      // before the vector search starts (at 100k chunks about half of a dense query's time, and
+      // most of it for a reader with an ACL; bench/results/store-filter.json).
+      const scalar: [string, lancedb.Index][] = [
+        ['kind', lancedb.Index.bitmap()],
+        ['live', lancedb.Index.bitmap()],
+        ['acl_public', lancedb.Index.bitmap()],
+        ...(this.#aclList ? ([['acl_list', lancedb.Index.labelList()]] as [string, lancedb.Index][]) : []),
+      ];
+      for (const [column, config] of scalar)
+        if (!indices.some((index) => index.columns.includes(column)))
+          await entries.createIndex(column, { config });
       const vectorRows = await entries.countRows("kind = 'chunk'");
       const vectorIndex = indices.find((index) => index.columns.includes('vector'));
       let denseIndex: OptimizeResult['denseIndex'] = vectorIndex === undefined ? 'exact' : 'ann';
