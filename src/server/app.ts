@@ -609,20 +609,23 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
   const evalStates = new Map<string, { status: 'running' } | { status: 'failed'; error: string }>();
   const runState = (id: string) => {
     const runs = attune.evalRuns();
-    let config: ReturnType<typeof runs.config>;
+    if (!runs.list().includes(id)) throw new Problem(404, 'Not Found', `No eval run "${id}".`);
+    // A run written by another version, or by hand, may lack what progress is computed from.
+    let total: number | undefined;
+    let answered = 0;
     try {
-      config = runs.config(id);
+      const config = runs.config(id);
+      total = config.testSet.questions * config.strategies.length * config.repeats;
+      answered = runs.outcomes(id).length;
     } catch {
-      throw new Problem(404, 'Not Found', `No eval run "${id}".`);
+      total = undefined;
     }
-    const answered = runs.outcomes(id).length;
-    const total = config.testSet.questions * config.strategies.length * config.repeats;
     const finished = existsSync(join(runs.dir, id, 'report.json'));
     return {
       id,
       ...summaryOf(runs, id),
       answered,
-      total,
+      ...(total !== undefined && Number.isFinite(total) ? { total } : {}),
       ...(evalStates.get(id) ?? { status: finished ? 'finished' : 'stopped' }),
     };
   };
