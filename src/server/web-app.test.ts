@@ -409,7 +409,9 @@ document.getElementById('storage').textContent = seen;
     ]) {
       await page.goto(`${server.url}/app/#/${route}`);
       await page.getByRole('main').getByRole('heading').first().waitFor();
-      await page.waitForLoadState('networkidle');
+      // Every loading placeholder gone: the screen's data is in. (Network idleness after a hash
+      // navigation timed out here now and then with every request finished.)
+      await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
       const tree = await page.locator('body').ariaSnapshot();
       const unnamed = tree
         .split('\n')
