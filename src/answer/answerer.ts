@@ -214,6 +214,11 @@ export class Answerer {
     }
   }
 
+  /** `withoutInstructions`, unless the filter is turned off to measure it. */
+  #withoutInstructions(e: Evidence): Evidence | undefined {
+    return this.#o.instructionFilter === false ? e : withoutInstructions(e);
+  }
+
   /** Every record goes through here: a failed write is an AuditWriteError, never a raw store error. */
   async #append(record: AuditRecord): Promise<void> {
     try {
@@ -269,8 +274,8 @@ export class Answerer {
       // write that crashed before its version was recorded): a hit is served only while every
       // passage it shows is still there, unchanged, for this principal.
       const texts = found ? await this.#stillReadable(found, options.principal) : undefined;
-      const hit = texts ? found : undefined;
-      if (hit && texts) {
+      const hit = texts && found;
+      if (hit) {
         const result: AnswerResult = {
           ...hit,
           // A hit from the audit log holds snippets only: the passages come from the store.
@@ -312,7 +317,7 @@ export class Answerer {
     record.evidence = evidence.map(auditEvidence);
     const usable: Evidence[] = [];
     const seen = evidence.map((e, i) => {
-      const clean = this.#o.instructionFilter === false ? e : withoutInstructions(e);
+      const clean = this.#withoutInstructions(e);
       if (clean === undefined) {
         record.evidence[i]!.excluded = 'injection';
         record.warnings.push(
@@ -829,7 +834,7 @@ export class Answerer {
         ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
       });
       usable = retrieved.evidence
-        .map((e) => (this.#o.instructionFilter === false ? e : withoutInstructions(e)))
+        .map((e) => this.#withoutInstructions(e))
         .filter((e): e is Evidence => e !== undefined)
         .slice(0, k);
     }

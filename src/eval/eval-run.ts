@@ -186,9 +186,14 @@ export class EvalRunStore {
       .sort();
   }
 
+  /** Whether the run has finished: its report is written last. */
+  hasReport(id: string): boolean {
+    return existsSync(join(this.dir, id, 'report.json'));
+  }
+
   latest(): string | undefined {
     return this.list()
-      .filter((id) => existsSync(join(this.dir, id, 'report.json')))
+      .filter((id) => this.hasReport(id))
       .at(-1);
   }
 

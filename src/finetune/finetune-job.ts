@@ -65,6 +65,21 @@ export type StoredEvent = TrainingEvent & { at: string; attempt: number };
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const finished: FinetuneJobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
+/** Cancelling a job that has already ended. */
+export class JobEndedError extends AttuneError {
+  constructor(id: string, status: FinetuneJobStatus) {
+    super(`Job ${id} is already ${status}; there is nothing to cancel.`, {
+      ...(status === 'succeeded' ? {} : { hint: `Resume it with: attune finetune resume ${id}` }),
+    });
+    this.name = 'JobEndedError';
+  }
+}
+
+/** Whether a job has ended: it will write no more events, and there is nothing to cancel. */
+export function jobEnded(status: FinetuneJobStatus): boolean {
+  return finished.includes(status);
+}
+
 export function finetuneJobsDir(config: Pick<AttuneConfig, 'dir'>): string {
   return join(config.dir, 'finetune', 'jobs');
 }
@@ -268,11 +283,7 @@ export class FineTuneJobs {
    */
   async cancel(id: string, options: { waitMs?: number } = {}): Promise<FinetuneJobRecord> {
     const record = this.#reconciled(id);
-    if (finished.includes(record.status)) {
-      throw new AttuneError(`Job ${id} is already ${record.status}; there is nothing to cancel.`, {
-        ...(record.status === 'succeeded' ? {} : { hint: `Resume it with: attune finetune resume ${id}` }),
-      });
-    }
+    if (jobEnded(record.status)) throw new JobEndedError(id, record.status);
     let current = record;
     // The worker's pid is recorded a moment after the job turns running; give it that moment.
     for (let waited = 0; current.status === 'running' && !current.pid && waited < 10_000; waited += 250) {

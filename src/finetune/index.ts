@@ -53,6 +53,8 @@ export {
   type FinetuneJobStatus,
   FinetuneJobStore,
   finetuneJobsDir,
+  JobEndedError,
+  jobEnded,
   type RunJobOptions,
   type StoredEvent,
 } from './finetune-job.ts';

@@ -777,7 +777,7 @@ class StageError extends Error {
     readonly stage: 'embedding' | 'writing',
     cause: unknown,
   ) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    super(causeMessage(cause), { cause });
   }
 }
 

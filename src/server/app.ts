@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -7,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import { type AnswerPart, type AnswerResult, type AskOptions, answerJson } from '../answer/index.ts';
 import type { Attune } from '../attune.ts';
-import type { FinetuneJobRecord } from '../finetune/index.ts';
+import { type FinetuneJobRecord, JobEndedError, jobEnded } from '../finetune/index.ts';
 import type { ApiKeyInfo } from '../keys/index.ts';
 import { AttuneError, embedMany } from '../models/index.ts';
 import type { Principal } from '../store/index.ts';
@@ -620,7 +618,7 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
     } catch {
       total = undefined;
     }
-    const finished = existsSync(join(runs.dir, id, 'report.json'));
+    const finished = runs.hasReport(id);
     return {
       id,
       ...summaryOf(runs, id),
@@ -814,14 +812,11 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
     }),
     async (c) => {
       requireAdmin(c);
-      const job = jobOr404(c.req.valid('param').id);
-      if (['succeeded', 'failed', 'cancelled'].includes(job.status))
-        throw new Problem(
-          409,
-          'Conflict',
-          `Job ${job.id} is already ${job.status}; there is nothing to cancel.`,
-        );
-      return c.json(await attune.cancelFinetune(job.id), 200);
+      const { id } = jobOr404(c.req.valid('param').id);
+      const cancelled = await attune.cancelFinetune(id).catch((error: unknown) => {
+        throw error instanceof JobEndedError ? new Problem(409, 'Conflict', error.message) : error;
+      });
+      return c.json(cancelled, 200);
     },
   );
   app.openapi(
@@ -855,7 +850,7 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
             await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
           sent = events.length;
           const record = jobs.get(id);
-          if (['succeeded', 'failed', 'cancelled'].includes(record.status)) {
+          if (jobEnded(record.status)) {
             await stream.writeSSE({ event: 'job', data: JSON.stringify(record) });
             break;
           }
@@ -1136,16 +1131,7 @@ export function createApp(attune: Attune, options: ServerOptions = {}) {
  */
 async function refuseTooLarge(c: Context): Promise<Response> {
   const reader = c.req.raw.body?.getReader();
-  let seen = 0;
-  try {
-    while (reader && seen < 64 * 1024 * 1024) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      seen += value.byteLength;
-    }
-  } catch {
-    // The client went away; nobody reads the answer.
-  }
+  if (reader) await discardRest(reader, 0);
   return problemResponse(
     new Problem(413, 'Payload Too Large', 'The request body is larger than this server accepts.'),
   );
@@ -1165,15 +1151,7 @@ async function readCapped(request: Request, max: number): Promise<Uint8Array<Arr
     if (done) break;
     seen += value.byteLength;
     if (seen > max) {
-      try {
-        while (seen < 64 * 1024 * 1024) {
-          const next = await reader.read();
-          if (next.done) break;
-          seen += next.value.byteLength;
-        }
-      } catch {
-        // The client went away; nobody reads the answer.
-      }
+      await discardRest(reader, seen);
       return undefined;
     }
     parts.push(value);
@@ -1185,6 +1163,19 @@ async function readCapped(request: Request, max: number): Promise<Uint8Array<Arr
     at += part.byteLength;
   }
   return out;
+}
+
+/** Reads and drops what the client still sends, up to 64 MiB in all, before a 413 is answered. */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, seen: number): Promise<void> {
+  try {
+    while (seen < 64 * 1024 * 1024) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      seen += value.byteLength;
+    }
+  } catch {
+    // The client went away; nobody reads the answer.
+  }
 }
 
 function tooLarge(): never {

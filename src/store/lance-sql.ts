@@ -21,11 +21,9 @@ function token(value: string): string {
 
 /** `|u:ann|g:hr|`: every principal the ACL names, delimited on both sides so a match is exact. */
 export function aclPrincipals(acl: Acl): string {
-  const names = [
-    ...acl.users.map((user) => `u:${token(user)}`),
-    ...acl.groups.map((group) => `g:${token(group)}`),
-  ];
-  return `|${names.map((name) => `${name}|`).join('')}`;
+  return `|${aclList(acl)
+    .map((name) => `${name}|`)
+    .join('')}`;
 }
 
 /** `|dept="hr"|year=2024|`: JSON values, so 2024 and "2024" stay distinct. */
@@ -38,8 +36,7 @@ function metadataPair(key: string, value: MetadataValue): string {
   return `${token(key)}=${token(JSON.stringify(value))}`;
 }
 
-/** The ACL rule of `canRead` as a where clause; undefined for admins (everything is readable). */
-/** `['u:ann', 'g:hr']`: the same names as a list, for a label-list index. */
+/** `['u:ann', 'g:hr']`: the names of `aclPrincipals` as a list, for a label-list index. */
 export function aclList(acl: Acl): string[] {
   return [...acl.users.map((user) => `u:${token(user)}`), ...acl.groups.map((group) => `g:${token(group)}`)];
 }
@@ -48,7 +45,7 @@ export function aclList(acl: Acl): string[] {
 export const ACL_LIST_SQL = "string_to_array(trim(both '|' from acl_principals), '|')";
 
 /**
- * The ACL as a where clause. With `list` the membership test reads the `acl_list` column, which a
+ * The ACL rule of `canRead` as a where clause; undefined for admins (everything is readable). With `list` the membership test reads the `acl_list` column, which a
  * label-list index answers without scanning; otherwise `acl_principals`, a scan of every row.
  */
 export function aclWhere(principal: Principal, options: { list?: boolean } = {}): string | undefined {

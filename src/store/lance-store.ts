@@ -319,9 +319,11 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     }
   }
 
-  /** A row with `acl_list` where the table has the column (an older, read-only one may not). */
-  #withAclList(row: EntryRow, acl: Acl): EntryRow {
-    return this.#aclList ? { ...row, acl_list: aclList(acl) } : row;
+  /** The row as this table takes it: without `acl_list` where the table lacks the column. */
+  #fitted(row: EntryRow): EntryRow {
+    if (this.#aclList) return row;
+    const { acl_list: _omitted, ...rest } = row;
+    return rest;
   }
 
   /** The ACL filter for this store's columns. */
@@ -476,9 +478,8 @@ export class LanceKnowledgeStore implements KnowledgeStore {
     const now = new Date().toISOString();
     const rows: EntryRow[] = [];
     for (const { document, chunks } of changed) {
-      const documentRow = this.#withAclList(
+      const documentRow = this.#fitted(
         entryForDocument(document, { gen, version, chunkCount: chunks.length, now }),
-        document.acl,
       );
       rows.push(documentRow);
       for (const chunk of chunks) {
@@ -525,7 +526,7 @@ export class LanceKnowledgeStore implements KnowledgeStore {
       // Tombstone states, so documentAt can tell "deleted at version v" from "never existed".
       const tombstones = doomed.map(
         (id): EntryRow => ({
-          ...this.#withAclList(
+          ...this.#fitted(
             entryForDocument(
               {
                 id,
@@ -537,7 +538,6 @@ export class LanceKnowledgeStore implements KnowledgeStore {
               },
               { gen, version, chunkCount: 0, now },
             ),
-            { public: false, users: [], groups: [] },
           ),
           deleted: true,
         }),
@@ -972,6 +972,7 @@ function entryForDocument(
     acl: JSON.stringify(document.acl),
     acl_public: document.acl.public,
     acl_principals: aclPrincipals(document.acl),
+    acl_list: aclList(document.acl),
     content_hash: document.contentHash,
     chunk_count: state.chunkCount,
     updated_at: state.now,
